@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Fetch and unpack Debian cloud kernels (image + headers + kbuild).
+
+Package versions are resolved at run time from the suites' indexes, through a
+private apt configuration used only for downloads: the host's own apt never
+sees sid, trixie or bullseye.
+
+    kernels.py fetch 5.10 6.1 6.12 7.x   -> prints one line per kernel
+    kernels.py info 6.12                 -> KEY=value lines for shell use
+    kernels.py update                    -> refresh the package indexes
+    kernels.py aptopts                   -> apt options for the private config
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from rigcommon import CACHE, log, run
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+MIRROR = "http://deb.debian.org/debian"
+SECURITY = "http://deb.debian.org/debian-security"
+
+# series -> (suite, archive, compiler note)
+SERIES = {
+    "5.10": ("bullseye-security", SECURITY),
+    "6.1": ("bookworm-security", SECURITY),
+    "6.12": ("bookworm-backports", MIRROR),
+    "7.x": ("sid", MIRROR),
+}
+
+APT_DIR = os.path.join(CACHE, "apt")
+KERNEL_DIR = os.path.join(CACHE, "kernels")
+
+
+def apt_opts():
+    return [
+        "-o", "Dir::Etc::SourceList=" + os.path.join(APT_DIR, "sources.list"),
+        "-o", "Dir::Etc::SourceParts=/dev/null",
+        "-o", "Dir::State::Lists=" + os.path.join(APT_DIR, "lists"),
+        "-o", "Dir::State::Status=/dev/null",
+        "-o", "Dir::Cache=" + os.path.join(APT_DIR, "cache"),
+        "-o", "APT::Get::List-Cleanup=0",
+        "-o", "Debug::NoLocking=1",
+    ]
+
+
+def apt_update(force=False):
+    os.makedirs(os.path.join(APT_DIR, "lists", "partial"), exist_ok=True)
+    os.makedirs(os.path.join(APT_DIR, "cache", "archives", "partial"),
+                exist_ok=True)
+    stamp = os.path.join(APT_DIR, "updated")
+    lines = ["deb [signed-by=%s] %s %s main" % (KEYRING, url, suite)
+             for suite, url in SERIES.values()]
+    srcs = os.path.join(APT_DIR, "sources.list")
+    with open(srcs, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    if not force and os.path.exists(stamp):
+        return
+    run(["apt-get"] + apt_opts() + ["-q", "update"], quiet=True)
+    open(stamp, "w").close()
+
+
+def madison(pkg, suite):
+    out = run(["apt-cache"] + apt_opts() + ["madison", pkg], capture=True)
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) >= 3 and (" %s/" % suite) in parts[2]:
+            return parts[1]
+    return None
+
+
+def depends(pkg):
+    out = run(["apt-cache"] + apt_opts() + ["depends", pkg], capture=True)
+    deps = []
+    for line in out.splitlines():
+        m = re.match(r"\s*\|?(Pre)?Depends: (\S+)", line)
+        if m and not m.group(2).startswith("<"):
+            deps.append(m.group(2))
+    return deps
+
+
+def kernel_packages(series):
+    """Resolve the concrete package names for one series' cloud kernel."""
+    suite, _ = SERIES[series]
+    meta_ver = madison("linux-image-cloud-amd64", suite)
+    if not meta_ver:
+        raise SystemExit("no linux-image-cloud-amd64 in %s" % suite)
+    image = [d for d in depends("linux-image-cloud-amd64=" + meta_ver)
+             if d.startswith("linux-image-")][0]
+    headers = [d for d in depends("linux-headers-cloud-amd64=" + meta_ver)
+               if d.startswith("linux-headers-")][0]
+    abi = image[len("linux-image-"):]
+    wanted = [image, headers]
+    # The image may be split (7.x: linux-binary/linux-modules/linux-base-ABI),
+    # and the headers pull in -common and kbuild.
+    for d in depends(image) + depends(headers):
+        if (d.startswith(("linux-binary-", "linux-modules-",
+                          "linux-headers-", "linux-kbuild-"))
+                or d == "linux-base-" + abi):
+            wanted.append(d)
+    for d in list(wanted):
+        if d.startswith("linux-headers-") and d.endswith("-common"):
+            wanted += [x for x in depends(d) if x.startswith("linux-kbuild-")]
+    seen = []
+    for w in wanted:
+        if w not in seen:
+            seen.append(w)
+    return meta_ver, abi, seen
+
+
+def fix_headers(root, abi):
+    """Make the unpacked header tree usable where it is.
+
+    Debian's arch header Makefile includes the -common Makefile by absolute
+    path; point it into the unpacked tree instead."""
+    kdir = os.path.join(root, "usr/src/linux-headers-" + abi)
+    mk = os.path.join(kdir, "Makefile")
+    with open(mk) as f:
+        text = f.read()
+    new = re.sub(r"(?<=[ =])/usr/src/", root + "/usr/src/", text)
+    if new != text:
+        with open(mk, "w") as f:
+            f.write(new)
+    return kdir
+
+
+def locate_image(root):
+    """Return (release, vmlinuz, config) for either package layout: /boot
+    (up to 6.x) or /usr/lib/modules/RELEASE (7.x's split packages)."""
+    boot = os.path.join(root, "boot")
+    if os.path.isdir(boot):
+        name = [x for x in os.listdir(boot) if x.startswith("vmlinuz-")][0]
+        release = name[len("vmlinuz-"):]
+        return (release, os.path.join(boot, name),
+                os.path.join(boot, "config-" + release))
+    mods = os.path.join(root, "usr/lib/modules")
+    for release in os.listdir(mods):
+        d = os.path.join(mods, release)
+        if os.path.exists(os.path.join(d, "vmlinuz")):
+            return (release, os.path.join(d, "vmlinuz"),
+                    os.path.join(d, "config"))
+    raise SystemExit("no kernel image found under " + root)
+
+
+def fetch(series, refresh=False):
+    dest = os.path.join(KERNEL_DIR, series)
+    info_path = os.path.join(dest, "info.json")
+    if os.path.exists(info_path) and not refresh:
+        with open(info_path) as f:
+            return json.load(f)
+    apt_update(force=refresh)
+    meta_ver, abi, pkgs = kernel_packages(series)
+    log("kernel %s: %s (%s)" % (series, abi, " ".join(pkgs)))
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    debs = os.path.join(dest, "debs")
+    root = os.path.join(dest, "root")
+    os.makedirs(debs)
+    os.makedirs(root)
+    run(["apt-get"] + apt_opts() + ["-q", "download"] + pkgs, cwd=debs,
+        quiet=True)
+    for deb in sorted(os.listdir(debs)):
+        run(["dpkg-deb", "-x", os.path.join(debs, deb), root])
+    kdir = fix_headers(root, abi)
+    release, vmlinuz, config = locate_image(root)
+    cfg = {}
+    with open(config) as f:
+        for line in f:
+            m = re.match(r"(CONFIG_\w+)=(.*)", line)
+            if m:
+                cfg[m.group(1)] = m.group(2)
+    # The compiler the kernel was built with, from its own config.
+    cc_version = re.search(r"gcc[^ ]* \(.*?\) (\d+)",
+                           cfg.get("CONFIG_CC_VERSION_TEXT", ""))
+    info = {
+        "series": series,
+        "suite": SERIES[series][0],
+        "version": meta_ver,
+        "abi": abi,
+        "release": release,
+        "kdir": kdir,
+        "vmlinuz": vmlinuz,
+        "moddir": os.path.join(root, "lib/modules", release),
+        "gcc_major": int(cc_version.group(1)) if cc_version else 0,
+        "vmgenid": cfg.get("CONFIG_VMGENID", "n"),
+        "ptp_vmclock": cfg.get("CONFIG_PTP_1588_CLOCK_VMCLOCK", "n"),
+    }
+    if not os.path.isdir(info["moddir"]):
+        info["moddir"] = os.path.join(root, "usr/lib/modules", release)
+    with open(info_path, "w") as f:
+        json.dump(info, f, indent=1)
+    return info
+
+
+def main(argv):
+    if argv[:1] == ["update"]:
+        apt_update(force=True)
+        return 0
+    if argv[:1] == ["aptopts"]:
+        apt_update()
+        print(" ".join(apt_opts()))
+        return 0
+    if len(argv) < 2 or argv[0] not in ("fetch", "info"):
+        sys.stderr.write(__doc__)
+        return 2
+    for series in argv[1:]:
+        if series not in SERIES:
+            sys.stderr.write("unknown kernel series %r (have: %s)\n"
+                             % (series, " ".join(SERIES)))
+            return 2
+        info = fetch(series)
+        if argv[0] == "info":
+            for k, v in info.items():
+                print("%s=%s" % (k.upper(), v))
+        else:
+            print("%-5s %s gcc-%d vmgenid=%s ptp_vmclock=%s" % (
+                series, info["release"], info["gcc_major"], info["vmgenid"],
+                info["ptp_vmclock"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run vmgen's kernel matrix: build per kernel, boot scenarios, collect TAP.
+
+    run.py [--kernels 5.10,6.1,6.12,7.x] [--scenarios a,b] [--jobs N]
+
+Prints one line per result and ends with "N passed, N failed" (skips are
+counted and listed separately, each with its reason). Exit status is 0 only
+if nothing failed.
+"""
+import argparse
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import traceback
+
+import build
+import kernels
+import scenarios
+from guest import Guest
+from rigcommon import TOP, log, run
+
+WORK = os.path.join(TOP, "build", "rig")
+
+
+def prepare_kernel(series):
+    """Fetch, build modules, pack the initramfs; returns info or raises."""
+    info = kernels.fetch(series)
+    kos, _ = build.build_modules(info)
+    info["initrd"] = build.build_initramfs(info, kos)
+    info["amldir"] = os.path.join(TOP, "build", "acpi")
+    info["kos"] = kos
+    return info
+
+
+def scenario_env(info, sc):
+    own_vmclock = info["ptp_vmclock"] in ("y", "m") and \
+        info["series"] not in ("5.10", "6.1", "6.12")
+    env = {
+        "VMGEN_SERIES": info["series"],
+        "VMGEN_SCENARIO": sc.name,
+        "VMGEN_VMCLOCK_DRIVER": "ptp_vmclock" if own_vmclock
+        else "vmgen_vmclock",
+        "VMGEN_VMGENID_KERNEL": "y" if info["vmgenid"] == "y" else "n",
+    }
+    return "".join("export %s=%s\n" % kv for kv in env.items())
+
+
+def run_scenario(info, sc):
+    """Boot one scenario (and its clones); returns a list of results."""
+    wdir = os.path.join(WORK, info["series"], sc.name)
+    if os.path.exists(wdir):
+        shutil.rmtree(wdir)
+    os.makedirs(wdir)
+    extra = os.path.join(wdir, "scenario.cpio.gz")
+    build.scenario_cpio({"/scenario.sh": (sc.script, 0o755),
+                         "/scenario.env": (scenario_env(info, sc), 0o644)},
+                        extra)
+    initrd = os.path.join(wdir, "initrd.cpio.gz")
+    with open(initrd, "wb") as out:
+        for part in (info["initrd"], extra):
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out)
+    events = queue.Queue()
+    prefix = "%s/%s" % (info["series"], sc.name)
+    src = Guest(wdir, "guest", info, initrd, sc.devices, append=sc.append,
+                timeout=sc.timeout, events=events)
+    live = [src]
+    everyone = [src]
+    results = []
+    try:
+        src.start()
+        while live:
+            ev = events.get()
+            if ev[0] == "exit":
+                live.remove(ev[1])
+                continue
+            _, guest, req_id, count = ev
+            snap = os.path.join(wdir, "snapshot.mig")
+            t0 = time.monotonic()
+            guest.save_snapshot(snap)
+            log("%s: snapshot saved in %.1fs, restoring %d clones"
+                % (prefix, time.monotonic() - t0, count))
+            for i in range(count):
+                clone = Guest(wdir, "clone%d" % i, info, initrd, sc.devices,
+                              append=sc.append, timeout=sc.timeout,
+                              events=events, incoming=snap)
+                everyone.append(clone)
+                live.append(clone)
+                clone.start()
+                clone.resume_clone(req_id, i, count)
+    except Exception as e:  # a rig failure is a test failure, not a crash
+        traceback.print_exc()
+        results.append((prefix + "/rig", "fail", str(e)))
+    finally:
+        for g in everyone:
+            g.stop()
+    for g in everyone:
+        name = prefix if g is src else "%s[%s]" % (prefix, g.name)
+        results += g.results(name)
+    if sc.clones and not any(g.name.startswith("clone") for g in everyone):
+        results.append((prefix + "/clones", "fail",
+                        "expected %d restored clones, got none" % sc.clones))
+    for g in everyone:
+        for p in (os.path.join(wdir, "snapshot.mig"),):
+            if os.path.exists(p):
+                os.unlink(p)
+    return results
+
+
+def report(results, out=sys.stdout):
+    passed = sum(1 for r in results if r[1] == "pass")
+    failed = [r for r in results if r[1] == "fail"]
+    skipped = [r for r in results if r[1] == "skip"]
+    for name, status, why in results:
+        out.write("%-4s %s%s\n" % (status.upper(), name,
+                                  (" (%s)" % why) if why else ""))
+    if skipped:
+        out.write("\n%d skipped:\n" % len(skipped))
+        for name, _, why in skipped:
+            out.write("  SKIP %s: %s\n" % (name, why or "no reason given"))
+    if failed:
+        out.write("\nfailures:\n")
+        for name, _, why in failed:
+            out.write("  FAIL %s%s\n" % (name, (": " + why) if why else ""))
+    out.write("%d passed, %d failed\n" % (passed, len(failed)))
+    return not failed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernels", default=",".join(scenarios.ALL))
+    ap.add_argument("--scenarios", default="")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="guests booted at once (default 2)")
+    ap.add_argument("--results", help="also append results to this file")
+    args = ap.parse_args()
+    series_list = [k for k in args.kernels.split(",") if k]
+    for k in series_list:
+        if k not in kernels.SERIES:
+            ap.error("unknown kernel %r" % k)
+    run(["sh", os.path.join(TOP, "selftests/rig/acpi/build.sh"),
+         os.path.join(TOP, "build", "acpi")], quiet=True)
+    results = []
+    jobs = []
+    for k in series_list:
+        try:
+            info = prepare_kernel(k)
+        except Exception as e:
+            traceback.print_exc()
+            results.append(("%s/build" % k, "fail", str(e).splitlines()[0]))
+            continue
+        results.append(("%s/build" % k, "pass", ""))
+        for sc in scenarios.select(args.scenarios):
+            if k in sc.kernels:
+                jobs.append((info, sc))
+    lock = threading.Lock()
+    work = queue.Queue()
+    for j in jobs:
+        work.put(j)
+
+    def worker():
+        while True:
+            try:
+                info, sc = work.get_nowait()
+            except queue.Empty:
+                return
+            t0 = time.monotonic()
+            res = run_scenario(info, sc)
+            bad = sum(1 for r in res if r[1] == "fail")
+            log("%s/%s: %d results, %d failed, %.0fs" % (
+                info["series"], sc.name, len(res), bad,
+                time.monotonic() - t0))
+            with lock:
+                results.extend(res)
+    threads = [threading.Thread(target=worker)
+               for _ in range(max(1, args.jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.sort(key=lambda r: r[0])
+    ok = report(results)
+    if args.results:
+        with open(args.results, "a") as f:
+            report(results, f)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
