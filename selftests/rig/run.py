@@ -111,6 +111,41 @@ def run_scenario(info, sc):
     return results
 
 
+# Host-side tests (no QEMU): TAP producers run before the kernel matrix.
+HOST_TESTS = [
+    ("host/emu", ["selftests/emu/test-emu.sh"]),
+]
+
+
+def run_host_tests():
+    import re
+    import subprocess
+    results = []
+    for prefix, cmd in HOST_TESTS:
+        if not os.path.exists(os.path.join(TOP, cmd[0])):
+            results.append((prefix, "fail", "missing " + cmd[0]))
+            continue
+        res = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
+        seen = 0
+        for line in res.stdout.splitlines():
+            m = re.match(r"(not ok|ok) \d+\s*-?\s*(.*)$", line)
+            if not m:
+                continue
+            seen += 1
+            desc = m.group(2)
+            name = "%s/%s" % (prefix, desc.split(" # ")[0].strip())
+            if m.group(1) == "not ok":
+                results.append((name, "fail", ""))
+            elif re.search(r"#\s*SKIP", desc, re.I):
+                results.append((name, "skip", desc.split("SKIP", 1)[1]))
+            else:
+                results.append((name, "pass", ""))
+        if res.returncode != 0 or not seen:
+            results.append((prefix, "fail", "exit status %d, %d results: %s"
+                            % (res.returncode, seen, res.stderr[-300:])))
+    return results
+
+
 def report(results, out=sys.stdout):
     passed = sum(1 for r in results if r[1] == "pass")
     failed = [r for r in results if r[1] == "fail"]
@@ -137,6 +172,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2,
                     help="guests booted at once (default 2)")
     ap.add_argument("--results", help="also append results to this file")
+    ap.add_argument("--no-host-tests", action="store_true")
     args = ap.parse_args()
     series_list = [k for k in args.kernels.split(",") if k]
     for k in series_list:
@@ -144,7 +180,7 @@ def main():
             ap.error("unknown kernel %r" % k)
     run(["sh", os.path.join(TOP, "selftests/rig/acpi/build.sh"),
          os.path.join(TOP, "build", "acpi")], quiet=True)
-    results = []
+    results = [] if args.no_host_tests else run_host_tests()
     jobs = []
     for k in series_list:
         try:
