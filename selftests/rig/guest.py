@@ -150,7 +150,7 @@ class Guest:
                   "panic=-1", "softlockup_panic=1", "hung_task_panic=1",
                   "rdinit=/init", "no_timer_check"]
         args = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(RAM_MB),
-                "-smp", "1", "-display", "none", "-no-reboot",
+                "-smp", "1", "-cpu", "max", "-display", "none", "-no-reboot",
                 "-nodefaults", "-serial", "stdio", "-monitor", "none",
                 "-kernel", self.kernel["vmlinuz"], "-initrd", self.initrd,
                 "-chardev", "socket,id=ctl,path=%s,server=on,wait=on"
@@ -330,10 +330,20 @@ class Guest:
 
     # -- verdict --
 
-    def results(self, prefix):
+    def open_group(self):
+        """The test group still running when the console ended (a clone
+        carries on with the group its source was in at the snapshot)."""
+        group = None
+        for line in self.console:
+            m = re.search(r"@@vmgen-(test|exit) (\S+)", line)
+            if m:
+                group = m.group(2) if m.group(1) == "test" else None
+        return group
+
+    def results(self, prefix, start_group=None):
         """TAP results from the console, plus one result for the boot."""
         out = []
-        group = None
+        group = start_group
         seen_in_group = 0
         done = None
         tainted = None

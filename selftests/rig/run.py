@@ -98,9 +98,12 @@ def run_scenario(info, sc):
     finally:
         for g in everyone:
             g.stop()
+    carried = src.open_group() if src.snapshotted else None
     for g in everyone:
-        name = prefix if g is src else "%s[%s]" % (prefix, g.name)
-        results += g.results(name)
+        if g is src:
+            results += g.results(prefix)
+        else:
+            results += g.results("%s[%s]" % (prefix, g.name), carried)
     if sc.clones and not any(g.name.startswith("clone") for g in everyone):
         results.append((prefix + "/clones", "fail",
                         "expected %d restored clones, got none" % sc.clones))
