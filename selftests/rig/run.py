@@ -104,6 +104,14 @@ def run_scenario(info, sc):
             results += g.results(prefix)
         else:
             results += g.results("%s[%s]" % (prefix, g.name), carried)
+    for check in sc.host_checks:
+        try:
+            for name, status, why in check(everyone):
+                results.append(("%s/host/%s" % (prefix, name), status, why))
+        except Exception as e:
+            traceback.print_exc()
+            results.append(("%s/host/%s" % (prefix, check.__name__), "fail",
+                            str(e)))
     if sc.clones and not any(g.name.startswith("clone") for g in everyone):
         results.append((prefix + "/clones", "fail",
                         "expected %d restored clones, got none" % sc.clones))

@@ -31,11 +31,18 @@ load_vmclock() {
 
 
 class Scenario:
+    """host_checks: functions f(guests) -> [(name, "pass"|"fail"|"skip",
+    why)] run on the host after every guest of the scenario has ended;
+    guests[0] is the source, the rest its clones (each has .console, a list
+    of lines). They decide what no single guest can, e.g. that clones'
+    RNG outputs differ."""
+
     def __init__(self, name, devices, script, kernels=ALL, clones=0,
-                 timeout=300, append=""):
+                 timeout=300, append="", host_checks=()):
         self.name, self.devices, self.script = name, devices, script
         self.kernels, self.clones = kernels, clones
         self.timeout, self.append = timeout, append
+        self.host_checks = host_checks
 
 
 SCENARIOS = [
@@ -75,8 +82,21 @@ check vmgenid-notified-clone dmesg_has "crng reseeded due to virtual machine for
 ]
 
 
+def _more():
+    # Scenario sets kept in their own files, one per area.
+    import scenarios_vmclock
+    import scenarios_vmgenid
+    import scenarios_user
+    return (scenarios_vmclock.SCENARIOS + scenarios_vmgenid.SCENARIOS +
+            scenarios_user.SCENARIOS)
+
+
 def select(names=None):
+    every = SCENARIOS + _more()
     if not names:
-        return list(SCENARIOS)
+        return every
     wanted = names.split(",")
-    return [s for s in SCENARIOS if s.name in wanted]
+    unknown = set(wanted) - set(s.name for s in every)
+    if unknown:
+        raise SystemExit("unknown scenario(s): " + ", ".join(sorted(unknown)))
+    return [s for s in every if s.name in wanted]
