@@ -212,6 +212,11 @@ def build_initramfs(info, kos):
     os.makedirs(os.path.join(stage, "lib/vmgen"), exist_ok=True)
     shutil.copy2(os.path.join(guest, "rig.sh"),
                  os.path.join(stage, "lib/vmgen/rig.sh"))
+    # Shipped config the scenarios exercise (modprobe.d, udev rules).
+    os.makedirs(os.path.join(stage, "etc/vmgen"), exist_ok=True)
+    for path in glob.glob(os.path.join(TOP, "kmod/modprobe.d/*.conf")) + \
+            glob.glob(os.path.join(TOP, "udev/*.rules")):
+        shutil.copy2(path, os.path.join(stage, "etc/vmgen"))
     with open(os.path.join(stage, "etc/passwd"), "w") as f:
         f.write("root:x:0:0:root:/root:/bin/sh\n"
                 "nobody:x:65534:65534:nobody:/:/bin/sh\n")

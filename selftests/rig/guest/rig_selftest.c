@@ -8,6 +8,12 @@
  *   rig_selftest --snapshot N
  *	asks the host to snapshot this guest and restore N clones; the rest
  *	runs in every clone, which must learn its clone index.
+ *   rig_selftest --vmclock-restore N
+ *	a poller blocked on /dev/vmclock0 since before the snapshot must wake
+ *	exactly once in each of N clones, with the disruption marker (and the
+ *	generation counter, where the host keeps one) one step on. With
+ *	VMCLOCK_EXPECT=hup the device is one that cannot notify: poll() must
+ *	report POLLHUP at once instead, before and after the restore.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "kselftest.h"
 #include "rigctl.h"
@@ -24,7 +31,9 @@
 #define VMCLOCK_PAGE_BYTES	112
 #define OFF_SEQ			0x0c
 #define OFF_MARKER		0x10
+#define OFF_FLAGS		0x18
 #define OFF_GEN			0x68
+#define FLAG_GEN_PRESENT	(1ULL << 8)
 
 static uint64_t le64_at(const unsigned char *p, size_t off)
 {
@@ -99,13 +108,83 @@ static int snapshot(int clones)
 	return 0;
 }
 
+/* Child: block in poll() across the snapshot; report through the exit code. */
+static int restore_poller(int fd, const unsigned char *before, int expect_hup)
+{
+	unsigned char after[VMCLOCK_PAGE_BYTES];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n = poll(&pfd, 1, 120000);
+
+	if (expect_hup)
+		return n == 1 && (pfd.revents & POLLHUP) ? 0 : 10;
+	if (n != 1 || !(pfd.revents & POLLIN))
+		return 11;
+	if (pread(fd, after, sizeof(after), 0) != sizeof(after))
+		return 12;
+	if (le64_at(after, OFF_MARKER) != le64_at(before, OFF_MARKER) + 1)
+		return 13;
+	if ((le64_at(before, OFF_FLAGS) & FLAG_GEN_PRESENT) &&
+	    le64_at(after, OFF_GEN) != le64_at(before, OFF_GEN) + 1)
+		return 14;
+	/* One wake: nothing more pending once the new state was read. */
+	return poll(&pfd, 1, 0) == 0 ? 0 : 15;
+}
+
+static const char *const poller_errors[] = {
+	[10] = "poll() did not report POLLHUP",
+	[11] = "no POLLIN wake within 120 s",
+	[12] = "pread after the wake failed",
+	[13] = "disruption_marker did not move by exactly one",
+	[14] = "vm_generation_counter did not move by exactly one",
+	[15] = "a second wake was pending",
+};
+
+static int vmclock_restore(int clones)
+{
+	const char *expect = getenv("VMCLOCK_EXPECT");
+	int expect_hup = expect && !strcmp(expect, "hup");
+	unsigned char before[VMCLOCK_PAGE_BYTES];
+	unsigned long long index = 0;
+	char reply[256];
+	int fd, status, code;
+	pid_t child;
+
+	ksft_print_header();
+	ksft_set_plan(1);
+	fd = open("/dev/vmclock0", O_RDONLY);
+	if (fd < 0)
+		ksft_exit_fail_msg("open /dev/vmclock0: %s\n", strerror(errno));
+	if (pread(fd, before, sizeof(before), 0) != sizeof(before))
+		ksft_exit_fail_msg("pread: %s\n", strerror(errno));
+	child = fork();
+	if (child == 0)
+		_exit(restore_poller(fd, before, expect_hup));
+	/* Give the child time to block before the snapshot is taken. */
+	usleep(200000);
+	if (rigctl(reply, sizeof(reply), "snapshot %d", clones))
+		ksft_exit_fail_msg("snapshot request failed: %s\n", reply);
+	rigctl_get_u64(reply, "clone", &index);
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
+		ksft_exit_fail_msg("poller died\n");
+	code = WEXITSTATUS(status);
+	if (code && code < 16 && poller_errors[code])
+		ksft_print_msg("clone %llu: %s\n", index, poller_errors[code]);
+	ksft_test_result(code == 0, "clone %llu: %s across the restore\n",
+			 index, expect_hup ? "POLLHUP" : "one wake");
+	close(fd);
+	ksft_finished();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--vmclock-events"))
 		return vmclock_events(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "--snapshot"))
 		return snapshot(atoi(argv[2]));
-	fprintf(stderr, "usage: %s --vmclock-events N | --snapshot N\n",
+	if (argc == 3 && !strcmp(argv[1], "--vmclock-restore"))
+		return vmclock_restore(atoi(argv[2]));
+	fprintf(stderr, "usage: %s --vmclock-events N | --snapshot N | --vmclock-restore N\n",
 		argv[0]);
 	return 2;
 }
