@@ -25,7 +25,10 @@ load_vmclock() {
 	while [ ! -e /dev/vmclock0 ] && [ $i -lt 50 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
-	[ -e /dev/vmclock0 ]
+	[ -e /dev/vmclock0 ] || return 1
+	# No udev here: apply the mode the shipped rule gives the node.
+	mode=$(sed -n 's/.*MODE="\([0-7]*\)".*/\1/p' /etc/vmgen/60-vmgen-vmclock.rules)
+	chmod "$mode" /dev/vmclock*
 }
 """
 

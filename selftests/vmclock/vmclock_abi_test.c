@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "vmclock_util.h"
 
@@ -826,6 +828,64 @@ TEST_F(vmclock_map, mprotect_shared_write_refused)
 TEST_F(vmclock_map, mprotect_private_write_refused)
 {
 	check_mprotect_refused(_metadata, self->fd, self->page_size, MAP_PRIVATE);
+}
+
+/*
+ * aws-lc's pattern as an ordinary user: with the device readable by others
+ * (udev/60-vmgen-vmclock.rules), a non-root process can open, pread and
+ * mmap(112) the page, but never map it writable or open it for writing.
+ */
+TEST_F(vmclock, unprivileged_consumer)
+{
+	const char *path = self->path;
+	struct vmclock_page snap;
+	struct stat st;
+	int status;
+	pid_t child;
+
+	if (stat(path, &st))
+		SKIP(return, "%s: %s", path, strerror(errno));
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch to an unprivileged user");
+	if (!(st.st_mode & S_IROTH))
+		SKIP(return, "%s is mode %04o: install udev/60-vmgen-vmclock.rules for non-root readers",
+		     path, st.st_mode & 07777);
+
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		void *map;
+		int fd;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		if (open(path, O_RDWR) >= 0 || errno != EACCES)
+			_exit(11);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			_exit(12);
+		if (pread(fd, &snap, VMCLOCK_PAGE_LEN, 0) != VMCLOCK_PAGE_LEN ||
+		    page_magic(&snap) != VMCLOCK_MAGIC)
+			_exit(13);
+		if (mmap(NULL, VMCLOCK_PAGE_LEN, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0) != MAP_FAILED)
+			_exit(14);
+		map = mmap(NULL, VMCLOCK_PAGE_LEN, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			_exit(15);
+		if (vmclock_map_snapshot(map, &snap, MAP_READ_TRIES) ||
+		    page_magic(&snap) != VMCLOCK_MAGIC)
+			_exit(16);
+		if (mprotect(map, VMCLOCK_PAGE_LEN, PROT_READ | PROT_WRITE) == 0)
+			_exit(17);
+		_exit(0);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	/* 10 setuid, 11 O_RDWR allowed, 12 open, 13 pread, 14 writable map,
+	 * 15 mmap, 16 seqcount read, 17 mprotect(PROT_WRITE) allowed
+	 */
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN
