@@ -513,7 +513,8 @@ static int vmclock_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (READ_ONCE(st->gone))
 		return -ENODEV;
-	if (vma->vm_flags & VM_WRITE)
+	/* Read-only, and readable: PROT_NONE is refused like PROT_WRITE. */
+	if ((vma->vm_flags & (VM_READ | VM_WRITE)) != VM_READ)
 		return -EROFS;
 	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff)
 		return -EINVAL;
@@ -654,6 +655,19 @@ ATTRIBUTE_GROUPS(vmclock);
 
 /* ---- PTP clock ---- */
 
+/*
+ * As in the 7.0 driver, the PTP clock runs on TAI, so the page must give
+ * TAI, or UTC with a valid offset to convert it: plain UTC is ambiguous
+ * around leap seconds.
+ */
+static bool vmclock_time_unambiguous(const struct vmclock_abi *abi)
+{
+	if (abi->time_type == VMCLOCK_TIME_TAI)
+		return true;
+	return abi->time_type == VMCLOCK_TIME_UTC &&
+	       (le64_to_cpu(abi->flags) & VMCLOCK_FLAG_TAI_OFFSET_VALID);
+}
+
 /* Whether the page describes a clock this CPU's counter can read. */
 static bool vmclock_ptp_usable(const struct vmclock_state *st,
 			       const struct vmclock_abi *abi)
@@ -664,21 +678,13 @@ static bool vmclock_ptp_usable(const struct vmclock_state *st,
 		return false;
 	if (!VMCLOCK_HAS_FIELD(st, time_frac_sec))
 		return false;
-	switch (abi->time_type) {
-	case VMCLOCK_TIME_UTC:
-	case VMCLOCK_TIME_TAI:
-	case VMCLOCK_TIME_MONOTONIC:
-		break;
-	default:
-		return false;
-	}
-	return abi->clock_status != VMCLOCK_STATUS_UNRELIABLE;
+	return vmclock_time_unambiguous(abi);
 }
 
 /*
  * time = time_sec + time_frac_sec / 2^64
  *        + (cycles - counter_value) * counter_period_frac_sec / 2^(64 + shift)
- * in the page's own timescale.
+ * converted to TAI (tai_offset_sec is UTC minus TAI).
  */
 static void vmclock_time_at(const struct vmclock_abi *abi, u64 cycles,
 			    struct timespec64 *ts)
@@ -709,6 +715,8 @@ static void vmclock_time_at(const struct vmclock_abi *abi, u64 cycles,
 
 	frac = le64_to_cpu(abi->time_frac_sec) + lo;
 	ts->tv_sec = le64_to_cpu(abi->time_sec) + hi + (frac < lo);
+	if (abi->time_type == VMCLOCK_TIME_UTC)
+		ts->tv_sec -= (s16)le16_to_cpu(abi->tai_offset_sec);
 	ts->tv_nsec = mul_u64_u64_shr(frac, NSEC_PER_SEC, 64);
 }
 
@@ -786,10 +794,17 @@ static void vmclock_register_ptp(struct vmclock_state *st, struct device *dev,
 	struct ptp_clock *ptp;
 
 	if (!IS_REACHABLE(CONFIG_PTP_1588_CLOCK) ||
-	    !vmclock_ptp_usable(st, abi))
+	    !vmclock_ptp_usable(st, abi)) {
+		/* Same words as the 7.0 driver, for whoever greps for them. */
+		if (abi->counter_id == VMCLOCK_NATIVE_COUNTER &&
+		    !vmclock_time_unambiguous(abi))
+			dev_info(dev, "vmclock does not provide unambiguous time\n");
 		return;
+	}
 
 	st->ptp_info = vmclock_ptp_info;
+	if (st->name[0])
+		strscpy(st->ptp_info.name, st->name, sizeof(st->ptp_info.name));
 	ptp = ptp_clock_register(&st->ptp_info, dev);
 	if (IS_ERR_OR_NULL(ptp)) {
 		dev_warn(dev, "PTP clock not registered (%ld)\n",

@@ -105,6 +105,30 @@ check watch-reported sh -c 'grep -qx timer /sys/class/misc/vmclock0/notify_mode 
 run_test vmclock-restore rig_selftest --vmclock-restore 2
 """, kernels=OURS, clones=2),
 
+    # The PTP clock, registered by the same rule as the 7.0 driver: the
+    # CPU's counter, and TAI or UTC with a valid TAI offset; read as TAI.
+    Scenario("vmclock-ptp", ["emu-vmclock"], LOAD_VMCLOCK + r"""
+page() {	# page TIME_TYPE FLAGS
+	modprobe -r "$VMGEN_VMCLOCK_DRIVER" 2>/dev/null
+	rigctl emu vmclock-init counter_id=1 time_type=$1 flags=$2 >/dev/null &&
+	rigctl emu vmclock-set time_sec=1700000000 tai_offset_sec=-37 \
+		counter_period_frac_sec=18446744074 counter_period_shift=0 >/dev/null &&
+	dmesg -c >/dev/null && load_vmclock
+}
+no_ptp() {
+	! grep -qs vmclock /sys/class/ptp/*/clock_name &&
+	dmesg | grep -q "vmclock does not provide unambiguous time"
+}
+check tai-page-loads page 1 0x300
+run_test ptp-tai rig_selftest --ptp 0
+check utc-with-offset-page-loads page 0 0x301
+run_test ptp-utc-offset rig_selftest --ptp 37
+check utc-without-offset-page-loads page 0 0x300
+check no-ptp-for-ambiguous-utc no_ptp
+check monotonic-page-loads page 2 0x300
+check no-ptp-for-monotonic no_ptp
+"""),
+
     # 6.13-6.19 keep an older ptp_vmclock that would take the device first;
     # the shipped modprobe.d snippet makes alias loading pick vmgen_vmclock.
     # 7.x's modular ptp_vmclock shows the mechanism (force_bind needed there

@@ -14,6 +14,11 @@
  *	generation counter, where the host keeps one) one step on. With
  *	VMCLOCK_EXPECT=hup the device is one that cannot notify: poll() must
  *	report POLLHUP at once instead, before and after the restore.
+ *   rig_selftest --ptp TAI_MINUS_PAGE
+ *	x86: has the host anchor the page's counter_value at this CPU's TSC,
+ *	then reads the "vmclock*" PTP clock, which must be time_sec +
+ *	TAI_MINUS_PAGE seconds (0 for a TAI page, 37 for UTC with offset
+ *	-37), give or take the few seconds the TSC runs meanwhile.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "kselftest.h"
@@ -176,6 +183,74 @@ static int vmclock_restore(int clones)
 	return 0;
 }
 
+#define PTP_PAGE_TIME_SEC	1700000000LL
+#define FD_TO_CLOCKID(fd)	((~(clockid_t)(fd) << 3) | 3)
+
+static int find_vmclock_ptp(char *dev, size_t len)
+{
+	struct dirent *de;
+	char path[300], name[64];
+	DIR *dir = opendir("/sys/class/ptp");
+	int found = -1;
+
+	while (dir && (de = readdir(dir))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/ptp/%s/clock_name",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) &&
+		    !strncmp(name, "vmclock", 7)) {
+			snprintf(dev, len, "/dev/%s", de->d_name);
+			found = 0;
+		}
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+static int ptp_check(long long tai_minus_page)
+{
+#if defined(__x86_64__)
+	char reply[256], dev[300];
+	unsigned int lo, hi;
+	struct timespec ts;
+	long long off;
+	int fd;
+
+	ksft_print_header();
+	ksft_set_plan(1);
+	if (find_vmclock_ptp(dev, sizeof(dev)))
+		ksft_exit_fail_msg("no PTP clock named vmclock*\n");
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	if (rigctl(reply, sizeof(reply), "emu vmclock-set counter_value=%llu",
+		   ((unsigned long long)hi << 32) | lo))
+		ksft_exit_fail_msg("host: %s\n", reply);
+	fd = open(dev, O_RDONLY);
+	if (fd < 0 || clock_gettime(FD_TO_CLOCKID(fd), &ts))
+		ksft_exit_fail_msg("%s: %s\n", dev, strerror(errno));
+	off = (long long)ts.tv_sec - PTP_PAGE_TIME_SEC;
+	ksft_print_msg("%s reads page time + %lld.%09ld s\n", dev, off,
+		       ts.tv_nsec);
+	ksft_test_result(off >= tai_minus_page && off < tai_minus_page + 10,
+			 "PTP clock gives the page's time as TAI (+%lld s)\n",
+			 tai_minus_page);
+	close(fd);
+	ksft_finished();
+#else
+	(void)tai_minus_page;
+	ksft_print_header();
+	ksft_exit_skip("the TSC anchor is x86-only\n");
+#endif
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--vmclock-events"))
@@ -184,7 +259,9 @@ int main(int argc, char **argv)
 		return snapshot(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "--vmclock-restore"))
 		return vmclock_restore(atoi(argv[2]));
-	fprintf(stderr, "usage: %s --vmclock-events N | --snapshot N | --vmclock-restore N\n",
+	if (argc == 3 && !strcmp(argv[1], "--ptp"))
+		return ptp_check(atoll(argv[2]));
+	fprintf(stderr, "usage: %s --vmclock-events N | --snapshot N | --vmclock-restore N | --ptp SECONDS\n",
 		argv[0]);
 	return 2;
 }
