@@ -788,6 +788,13 @@ TEST_F(vmclock_map, mmap_private_write_refused)
 				    PROT_READ | PROT_WRITE, MAP_PRIVATE, 0));
 }
 
+/* The 7.0 driver wants exactly VM_READ: a PROT_NONE mapping is refused too. */
+TEST_F(vmclock_map, mmap_prot_none_refused)
+{
+	EXPECT_EQ(EROFS, mmap_errno(self->fd, self->page_size, PROT_NONE,
+				    MAP_SHARED, 0));
+}
+
 TEST_F(vmclock_map, mmap_offset_refused)
 {
 	EXPECT_EQ(EINVAL, mmap_errno(self->fd, self->page_size, PROT_READ,
