@@ -6,7 +6,9 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PREFIX ?= /usr
 DESTDIR ?=
-KERNELS ?= 5.10,6.1,6.12,7.x
+# arm64-*: the same Debian cloud kernels for arm64, device tree guests
+# under qemu-system-aarch64 (docs/rig.md, "arm64"; about 2 minutes).
+KERNELS ?= 5.10,6.1,6.12,7.x,arm64-6.1,arm64-6.12
 SCENARIOS ?=
 VMGEN_CACHE ?= /var/cache/vmgen
 export VMGEN_CACHE
@@ -24,9 +26,14 @@ modules:
 		"install the headers or pass KDIR=/path/to/headers" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# Debian's header trees answer "make kernelrelease" (and kernel.release)
+# without their ABI suffix; UTS_RELEASE has the name the kernel reports.
+KRELEASE = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null | grep . || uname -r)
+
 modules_install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null || uname -r)
+	depmod -a $(KRELEASE)
 
 user:
 	$(MAKE) -C user
@@ -60,3 +67,62 @@ clean:
 	$(MAKE) -C user clean
 	$(MAKE) -C selftests clean
 	rm -rf build
+
+# --- DKMS and Debian packages ---
+# One version for everything: the VERSION file (dkms.conf carries a
+# marker that dkms-source and dh_dkms -V replace; debian/changelog must
+# agree, which selftests/deb-test.sh checks).
+VMGEN_VERSION := $(shell cat $(CURDIR)/VERSION)
+DKMS_SRC = $(DESTDIR)/usr/src/vmgen-$(VMGEN_VERSION)
+# With KDIR given, dkms builds for that tree's kernel; else for the running
+# one.
+DKMS_KREL = $(KRELEASE)
+DKMS_KFLAGS = $(if $(filter-out file,$(origin KDIR)),-k $(DKMS_KREL) --kernelsourcedir $(KDIR))
+
+.PHONY: dkms-source dkms-install dkms-remove deb
+
+# The module sources, as dkms wants them under /usr/src/vmgen-VERSION.
+dkms-source:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)
+	find Kbuild VERSION kmod include -type f \( -name Kbuild -o -name VERSION \
+		-o -name '*.[ch]' -o -name '*.mk' \) ! -name '*.mod.c' -print0 | \
+		xargs -0 cp --parents -t $(DKMS_SRC)
+	sed 's/#MODULE_VERSION#/$(VMGEN_VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+	chmod -R u=rwX,go=rX $(DKMS_SRC)
+
+# Add, build and install through dkms, which then rebuilds the modules for
+# every new kernel. Without dkms this only installs the sources.
+dkms-install: dkms-source
+	@if ! command -v dkms >/dev/null; then \
+		echo "vmgen: dkms is not installed: sources are in $(DKMS_SRC)" >&2; \
+		exit 0; \
+	fi; \
+	set -ex; \
+	if dkms status -m vmgen -v $(VMGEN_VERSION) | grep -q .; then \
+		dkms remove -m vmgen -v $(VMGEN_VERSION) --all; \
+	fi; \
+	dkms add -m vmgen -v $(VMGEN_VERSION); \
+	dkms build -m vmgen -v $(VMGEN_VERSION) $(DKMS_KFLAGS); \
+	dkms install -m vmgen -v $(VMGEN_VERSION) $(DKMS_KFLAGS)
+
+dkms-remove:
+	@if command -v dkms >/dev/null && \
+	    dkms status -m vmgen -v $(VMGEN_VERSION) | grep -q .; then \
+		set -x; dkms remove -m vmgen -v $(VMGEN_VERSION) --all; \
+	fi
+	rm -rf $(DKMS_SRC)
+
+# Binary packages (vmgen-dkms, vmgen-tools, libvmgen0, libvmgen-dev) into
+# build/deb/. Build dependencies: selftests/rig/setup-host.sh installs them.
+deb:
+	dpkg-buildpackage -b -us -uc
+	mkdir -p build/deb
+	mv ../vmgen_$(VMGEN_VERSION)_*.buildinfo ../vmgen_$(VMGEN_VERSION)_*.changes build/deb/
+	mv $(foreach p,vmgen-dkms vmgen-tools libvmgen0 libvmgen-dev,../$(p)_$(VMGEN_VERSION)_*.deb) \
+		build/deb/
+	for p in vmgen-tools libvmgen0; do \
+		for f in ../$${p}-dbgsym_$(VMGEN_VERSION)_*.deb; do \
+			if [ -e "$$f" ]; then mv "$$f" build/deb/; fi; \
+		done; \
+	done
