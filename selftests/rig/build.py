@@ -79,6 +79,9 @@ def build_modules(info, extra_args=()):
     _copy_sources(src)
     logf = os.path.join(dest, "modules.log")
     args = ["-C", info["kdir"], "modules"] + list(extra_args)
+    if info.get("arch", "amd64") == "arm64":
+        # Cross build; the kbuild host programs are amd64 (kernels.py).
+        args += ["ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"]
     if info["gcc_major"] > HOST_GCC:
         with Chroot(info["gcc_major"], src) as ch:
             rc = ch.make(args + ["M=/src"], logf)
@@ -161,11 +164,12 @@ def stage_kernel_modules(info, kos, stage):
     run(["depmod", "-b", stage, info["release"]])
 
 
-def _install_busybox(stage):
-    bb = "/bin/busybox"
+def _install_busybox(stage, bb="/bin/busybox"):
     os.makedirs(os.path.join(stage, "bin"), exist_ok=True)
     shutil.copy2(bb, os.path.join(stage, "bin/busybox"))
-    applets = run([bb, "--list"], capture=True).split()
+    # The host's busybox-static names the applets (an arm64 one cannot run
+    # here; Debian builds both from the same version and configuration).
+    applets = run(["/bin/busybox", "--list"], capture=True).split()
     for a in applets:
         link = os.path.join(stage, "bin", a)
         if not os.path.exists(link):
@@ -176,11 +180,11 @@ def _install_busybox(stage):
             os.symlink("/bin", p) if d != "usr/bin" else os.makedirs(p)
 
 
-def _copy_binaries(stage):
+def _copy_binaries(stage, dirs=("selftests/build", "user/build")):
     """Static test and helper binaries, built once for all kernels."""
     dest = os.path.join(stage, "usr/bin")
     os.makedirs(dest, exist_ok=True)
-    for d in ("selftests/build", "user/build"):
+    for d in dirs:
         for path in sorted(glob.glob(os.path.join(TOP, d, "*"))):
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 shutil.copy2(path, dest)
@@ -204,9 +208,15 @@ def build_initramfs(info, kos):
         shutil.rmtree(stage)
     for d in ("proc", "sys", "dev", "tmp", "run", "etc", "root"):
         os.makedirs(os.path.join(stage, d))
-    _install_busybox(stage)
-    stage_kernel_modules(info, kos, stage)
-    _copy_binaries(stage)
+    if info.get("arch", "amd64") == "arm64":
+        from arm64 import virt
+        _install_busybox(stage, virt.busybox())
+        stage_kernel_modules(info, kos, stage)
+        _copy_binaries(stage, [virt.guest_binaries()])
+    else:
+        _install_busybox(stage)
+        stage_kernel_modules(info, kos, stage)
+        _copy_binaries(stage)
     guest = os.path.join(TOP, "selftests/rig/guest")
     shutil.copy2(os.path.join(guest, "init"), os.path.join(stage, "init"))
     os.makedirs(os.path.join(stage, "lib/vmgen"), exist_ok=True)

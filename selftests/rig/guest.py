@@ -146,6 +146,9 @@ class Guest:
         return any(d.startswith("emu-") for d in self.devices)
 
     def qemu_args(self):
+        if self.kernel.get("arch") == "arm64":
+            from arm64 import virt      # QEMU virt with a device tree
+            return virt.qemu_args(self)
         append = ["console=ttyS0", "panic_on_warn=1", "oops=panic",
                   "panic=-1", "softlockup_panic=1", "hung_task_panic=1",
                   "rdinit=/init", "no_timer_check"]

@@ -7,6 +7,7 @@ private apt configuration used only for downloads: the host's own apt never
 sees sid, trixie or bullseye.
 
     kernels.py fetch 5.10 6.1 6.12 7.x   -> prints one line per kernel
+    kernels.py fetch arm64-6.1 arm64-6.12 -> Debian's arm64 cloud kernels
     kernels.py info 6.12                 -> KEY=value lines for shell use
     kernels.py update                    -> refresh the package indexes
     kernels.py aptopts                   -> apt options for the private config
@@ -30,42 +31,71 @@ SERIES = {
     "6.1": ("bookworm-security", SECURITY),
     "6.12": ("bookworm-backports", MIRROR),
     "7.x": ("sid", MIRROR),
+    # arm64 guests (selftests/rig/arm64/, docs/rig.md "arm64"): Debian's
+    # arm64 cloud kernels, fetched through a private apt configuration of
+    # their own (apt-arm64, native architecture arm64): the amd64 one keeps
+    # exactly the suites above.
+    "arm64-6.1": ("bookworm-security", SECURITY),
+    "arm64-6.12": ("bookworm-backports", MIRROR),
 }
+# Plain bookworm in the arm64 configuration, for the guests' busybox-static.
+ARM64_EXTRA_SUITES = [("bookworm", MIRROR)]
 
 APT_DIR = os.path.join(CACHE, "apt")
 KERNEL_DIR = os.path.join(CACHE, "kernels")
 
 
-def apt_opts():
-    return [
-        "-o", "Dir::Etc::SourceList=" + os.path.join(APT_DIR, "sources.list"),
+def arch_of(series):
+    """The Debian architecture of a series' kernel: amd64 or arm64."""
+    return "arm64" if series.startswith("arm64-") else "amd64"
+
+
+def _apt_dir(arch):
+    return APT_DIR if arch == "amd64" else APT_DIR + "-" + arch
+
+
+def apt_opts(arch="amd64"):
+    d = _apt_dir(arch)
+    opts = [
+        "-o", "Dir::Etc::SourceList=" + os.path.join(d, "sources.list"),
         "-o", "Dir::Etc::SourceParts=/dev/null",
-        "-o", "Dir::State::Lists=" + os.path.join(APT_DIR, "lists"),
+        "-o", "Dir::State::Lists=" + os.path.join(d, "lists"),
         "-o", "Dir::State::Status=/dev/null",
-        "-o", "Dir::Cache=" + os.path.join(APT_DIR, "cache"),
+        "-o", "Dir::Cache=" + os.path.join(d, "cache"),
         "-o", "APT::Get::List-Cleanup=0",
         "-o", "Debug::NoLocking=1",
     ]
+    if arch != "amd64":
+        # Only this download-only configuration sees arm64 indexes.
+        opts += ["-o", "APT::Architecture=" + arch,
+                 "-o", "APT::Architectures=" + arch]
+    return opts
 
 
-def apt_update(force=False):
-    os.makedirs(os.path.join(APT_DIR, "lists", "partial"), exist_ok=True)
-    os.makedirs(os.path.join(APT_DIR, "cache", "archives", "partial"),
+def apt_update(force=False, arch="amd64"):
+    d = _apt_dir(arch)
+    os.makedirs(os.path.join(d, "lists", "partial"), exist_ok=True)
+    os.makedirs(os.path.join(d, "cache", "archives", "partial"),
                 exist_ok=True)
-    stamp = os.path.join(APT_DIR, "updated")
+    stamp = os.path.join(d, "updated")
+    suites = [] if arch == "amd64" else list(ARM64_EXTRA_SUITES)
+    for series, suite in SERIES.items():
+        if arch_of(series) == arch and suite not in suites:
+            suites.append(suite)
     lines = ["deb [signed-by=%s] %s %s main" % (KEYRING, url, suite)
-             for suite, url in SERIES.values()]
-    srcs = os.path.join(APT_DIR, "sources.list")
+             for suite, url in suites]
+    srcs = os.path.join(d, "sources.list")
     with open(srcs, "w") as f:
         f.write("\n".join(lines) + "\n")
     if not force and os.path.exists(stamp):
         return
-    run(["apt-get"] + apt_opts() + ["-q", "update"], quiet=True)
+    run(["apt-get"] + apt_opts(arch) + ["-q", "update"], quiet=True)
     open(stamp, "w").close()
 
 
-def madison(pkg, suite):
-    out = run(["apt-cache"] + apt_opts() + ["madison", pkg], capture=True)
+def madison(pkg, suite, arch="amd64"):
+    out = run(["apt-cache"] + apt_opts(arch) + ["madison", pkg],
+              capture=True)
     for line in out.splitlines():
         parts = [p.strip() for p in line.split("|")]
         if len(parts) >= 3 and (" %s/" % suite) in parts[2]:
@@ -73,8 +103,9 @@ def madison(pkg, suite):
     return None
 
 
-def depends(pkg):
-    out = run(["apt-cache"] + apt_opts() + ["depends", pkg], capture=True)
+def depends(pkg, arch="amd64"):
+    out = run(["apt-cache"] + apt_opts(arch) + ["depends", pkg],
+              capture=True)
     deps = []
     for line in out.splitlines():
         m = re.match(r"\s*\|?(Pre)?Depends: (\S+)", line)
@@ -86,25 +117,28 @@ def depends(pkg):
 def kernel_packages(series):
     """Resolve the concrete package names for one series' cloud kernel."""
     suite, _ = SERIES[series]
-    meta_ver = madison("linux-image-cloud-amd64", suite)
+    arch = arch_of(series)
+    meta_ver = madison("linux-image-cloud-" + arch, suite, arch)
     if not meta_ver:
-        raise SystemExit("no linux-image-cloud-amd64 in %s" % suite)
-    image = [d for d in depends("linux-image-cloud-amd64=" + meta_ver)
-             if d.startswith("linux-image-")][0]
-    headers = [d for d in depends("linux-headers-cloud-amd64=" + meta_ver)
+        raise SystemExit("no linux-image-cloud-%s in %s" % (arch, suite))
+    image = [d for d in depends("linux-image-cloud-%s=%s" % (arch, meta_ver),
+                                arch) if d.startswith("linux-image-")][0]
+    headers = [d for d in depends("linux-headers-cloud-%s=%s"
+                                  % (arch, meta_ver), arch)
                if d.startswith("linux-headers-")][0]
     abi = image[len("linux-image-"):]
     wanted = [image, headers]
     # The image may be split (7.x: linux-binary/linux-modules/linux-base-ABI),
     # and the headers pull in -common and kbuild.
-    for d in depends(image) + depends(headers):
+    for d in depends(image, arch) + depends(headers, arch):
         if (d.startswith(("linux-binary-", "linux-modules-",
                           "linux-headers-", "linux-kbuild-"))
                 or d == "linux-base-" + abi):
             wanted.append(d)
     for d in list(wanted):
         if d.startswith("linux-headers-") and d.endswith("-common"):
-            wanted += [x for x in depends(d) if x.startswith("linux-kbuild-")]
+            wanted += [x for x in depends(d, arch)
+                       if x.startswith("linux-kbuild-")]
     seen = []
     for w in wanted:
         if w not in seen:
@@ -152,17 +186,30 @@ def fetch(series, refresh=False):
     if os.path.exists(info_path) and not refresh:
         with open(info_path) as f:
             return json.load(f)
-    apt_update(force=refresh)
+    arch = arch_of(series)
+    apt_update(force=refresh, arch=arch)
     meta_ver, abi, pkgs = kernel_packages(series)
-    log("kernel %s: %s (%s)" % (series, abi, " ".join(pkgs)))
+    host_pkgs = []
+    if arch != "amd64":
+        # The kbuild package holds host programs (fixdep, modpost, ...)
+        # built for its own architecture: take the amd64 build of the same
+        # source version, which the arm64 headers' scripts link then finds.
+        host_pkgs = ["%s=%s" % (p, meta_ver) for p in pkgs
+                     if p.startswith("linux-kbuild-")]
+        pkgs = [p for p in pkgs if not p.startswith("linux-kbuild-")]
+        apt_update(force=refresh)
+    log("kernel %s: %s (%s)" % (series, abi, " ".join(pkgs + host_pkgs)))
     if os.path.exists(dest):
         shutil.rmtree(dest)
     debs = os.path.join(dest, "debs")
     root = os.path.join(dest, "root")
     os.makedirs(debs)
     os.makedirs(root)
-    run(["apt-get"] + apt_opts() + ["-q", "download"] + pkgs, cwd=debs,
+    run(["apt-get"] + apt_opts(arch) + ["-q", "download"] + pkgs, cwd=debs,
         quiet=True)
+    if host_pkgs:
+        run(["apt-get"] + apt_opts() + ["-q", "download"] + host_pkgs,
+            cwd=debs, quiet=True)
     for deb in sorted(os.listdir(debs)):
         run(["dpkg-deb", "-x", os.path.join(debs, deb), root])
     kdir = fix_headers(root, abi)
@@ -178,6 +225,7 @@ def fetch(series, refresh=False):
                            cfg.get("CONFIG_CC_VERSION_TEXT", ""))
     info = {
         "series": series,
+        "arch": arch,
         "suite": SERIES[series][0],
         "version": meta_ver,
         "abi": abi,
@@ -199,6 +247,8 @@ def fetch(series, refresh=False):
 def main(argv):
     if argv[:1] == ["update"]:
         apt_update(force=True)
+        if os.path.isdir(_apt_dir("arm64")):
+            apt_update(force=True, arch="arm64")
         return 0
     if argv[:1] == ["aptopts"]:
         apt_update()

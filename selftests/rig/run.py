@@ -33,6 +33,9 @@ def prepare_kernel(series):
     info["initrd"] = build.build_initramfs(info, kos)
     info["amldir"] = os.path.join(TOP, "build", "acpi")
     info["kos"] = kos
+    if info.get("arch") == "arm64":
+        from arm64 import virt
+        info["dtbs"] = virt.build_dtbs()
     return info
 
 
@@ -45,6 +48,7 @@ def scenario_env(info, sc):
         "VMGEN_VMCLOCK_DRIVER": "ptp_vmclock" if own_vmclock
         else "vmgen_vmclock",
         "VMGEN_VMGENID_KERNEL": "y" if info["vmgenid"] == "y" else "n",
+        "VMGEN_ARCH": info.get("arch", "amd64"),
     }
     return "".join("export %s=%s\n" % kv for kv in env.items())
 
@@ -125,6 +129,9 @@ def run_scenario(info, sc):
 # Host-side tests (no QEMU): TAP producers run before the kernel matrix.
 HOST_TESTS = [
     ("host/emu", ["selftests/emu/test-emu.sh"]),
+    ("host/dts", ["dts/validate.sh"]),
+    ("host/dkms", ["selftests/dkms-test.sh"]),
+    ("host/deb", ["selftests/deb-test.sh"]),
 ]
 
 

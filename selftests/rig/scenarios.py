@@ -3,7 +3,8 @@
 
 Each scenario's script runs in the guest under /bin/sh with the helpers of
 guest/rig.sh; the environment tells it which kernel it is on:
-  VMGEN_SERIES          5.10 | 6.1 | 6.12 | 7.x
+  VMGEN_SERIES          5.10 | 6.1 | 6.12 | 7.x | arm64-6.1 | arm64-6.12
+  VMGEN_ARCH            amd64 | arm64 (device tree guests, scenarios_arm64.py)
   VMGEN_VMCLOCK_DRIVER  vmgen_vmclock, or ptp_vmclock where the kernel's own
                         driver has notifications and poll (7.x reference)
   VMGEN_VMGENID_KERNEL  y when the kernel has its own vmgenid driver
@@ -90,8 +91,9 @@ def _more():
     import scenarios_vmclock
     import scenarios_vmgenid
     import scenarios_user
+    import scenarios_arm64
     return (scenarios_vmclock.SCENARIOS + scenarios_vmgenid.SCENARIOS +
-            scenarios_user.SCENARIOS)
+            scenarios_user.SCENARIOS + scenarios_arm64.SCENARIOS)
 
 
 def select(names=None):
