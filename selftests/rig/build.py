@@ -174,20 +174,54 @@ def _install_busybox(stage, bb="/bin/busybox"):
         link = os.path.join(stage, "bin", a)
         if not os.path.exists(link):
             os.symlink("busybox", link)
-    for d in ("sbin", "usr/bin", "usr/sbin"):
+    # Relative links: the stage is written from the host, where an
+    # absolute /bin would be the host's own.
+    os.makedirs(os.path.join(stage, "usr/bin"), exist_ok=True)
+    for d, target in (("sbin", "bin"), ("usr/sbin", "../bin")):
         p = os.path.join(stage, d)
-        if not os.path.exists(p):
-            os.symlink("/bin", p) if d != "usr/bin" else os.makedirs(p)
+        if not os.path.lexists(p):
+            os.symlink(target, p)
 
 
-def _copy_binaries(stage, dirs=("selftests/build", "user/build")):
-    """Static test and helper binaries, built once for all kernels."""
+# The userspace as users run it: the host's dynamic build, with the shared
+# libraries it needs (libc, libkmod and theirs) copied beside it.
+USER_BINARIES = {"vmgend": "usr/sbin", "vmgenctl": "usr/bin",
+                 "vmgen-reseed": "usr/lib/vmgen"}
+
+
+def _copy_with_libs(path, stage, dest_dir):
+    os.makedirs(os.path.join(stage, dest_dir), exist_ok=True)
+    shutil.copy2(path, os.path.join(stage, dest_dir))
+    out = run(["ldd", path], capture=True, check=False) or ""
+    for line in out.splitlines():
+        m = re.search(r"(/\S+) \(0x", line)
+        if not m:
+            continue
+        lib = m.group(1)
+        target = os.path.join(stage, lib.lstrip("/"))
+        if not os.path.exists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(os.path.realpath(lib), target)
+
+
+def _copy_binaries(stage, dirs=("selftests/build",)):
+    """Static test and helper binaries, built once for all kernels, and on
+    the host's architecture the userspace with its libraries."""
     dest = os.path.join(stage, "usr/bin")
     os.makedirs(dest, exist_ok=True)
     for d in dirs:
         for path in sorted(glob.glob(os.path.join(TOP, d, "*"))):
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 shutil.copy2(path, dest)
+    if "selftests/build" in dirs:
+        for name, where in USER_BINARIES.items():
+            path = os.path.join(TOP, "user/build", name)
+            if os.path.exists(path):
+                _copy_with_libs(path, stage, where)
+        hooks = os.path.join(TOP, "hooks")
+        if os.path.isdir(hooks):
+            shutil.copytree(hooks, os.path.join(
+                stage, "usr/share/vmgen/examples/hooks.d"), dirs_exist_ok=True)
 
 
 def cpio_gz(stage, out):
