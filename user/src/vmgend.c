@@ -1,0 +1,1488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmgend: sleep in the kernel until the VM generation changes (snapshot
+ * restore, clone, live migration), then run the hooks once for it.
+ *
+ * Wake sources: poll() on /dev/vmclockN and /dev/vmgenid, or a timer that
+ * reads the VMClock page (--source poll).  After a wake the counters are
+ * read (VMClock from the mapped page under its seqcount) and compared with
+ * those of the last completed pass; only a difference starts a pass.  When
+ * both devices notify, the first wake waits up to --settle-ms for the other
+ * so that one restore makes one pass.  Wakes during a pass are folded into
+ * at most one more pass, for the counters current when it starts.
+ *
+ * The wake path allocates nothing: every buffer is static.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define HOOK_OUTPUT_MAX		(64 * 1024)	/* logged per hook, the rest is drained */
+#define KILL_WAIT_NS		(5 * NSEC_PER_SEC)	/* after SIGKILL */
+#define REAP_CHECK_NS		(50 * NSEC_PER_MSEC)
+#define RETRY_NS		(1 * NSEC_PER_SEC)
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOSOURCE = 3 };
+
+static struct {
+	const char *source;
+	int foreground;
+	int use_syslog;
+	int verbose;
+	int mlock;
+	int64_t poll_interval_ns;
+	int64_t settle_ns;
+	int64_t hook_timeout_ns;
+	int64_t hook_grace_ns;
+	long hook_owner;
+	const char *state_dir;
+	const char *dirs[HOOK_DIRS_MAX];
+	int ndirs;
+	const char *trigger_fifo;
+	const char *pidfile;
+	struct platform_opts popts;
+} opt = {
+	.source = "auto",
+	.poll_interval_ns = 1 * NSEC_PER_SEC,
+	.settle_ns = 50 * NSEC_PER_MSEC,
+	.hook_timeout_ns = 30 * NSEC_PER_SEC,
+	.hook_grace_ns = 2 * NSEC_PER_SEC,
+	.hook_owner = -1,
+	.state_dir = DEFAULT_STATE_DIR,
+};
+
+static struct platform pf;
+static struct selection sel;
+static struct hookset hooks;
+static struct hook_policy policy;
+
+static struct counters handled;		/* what the last complete pass handled */
+static uint64_t pass_no;
+static int stopping, fatal, rescan_requested, pending;
+static int ready_fd = -1;
+
+/*
+ * When the last pass saw the VMClock counters move but not yet the VMGenID
+ * one (both devices notifying), when it started: a VMGenID change that
+ * arrives alone soon after is the late half of the same restore.
+ */
+#define LATE_VMGENID_NS	(10 * NSEC_PER_SEC)
+static int64_t vmclock_only_pass_ns;
+
+/* Wakes that lead to the next pass. */
+#define WOKE_VMCLOCK	1
+#define WOKE_VMGENID	2
+static struct {
+	int64_t first_wake_ns;
+	int64_t notify_ns;
+	unsigned int woke;
+} cyc;
+static uint64_t seen_notify_ns[3];	/* last sysfs value used, per source */
+
+enum { P_SIG, P_VMCLOCK, P_VMGENID, P_TRIGGER, P_HOOK, P_N };
+static struct pollfd pfds[P_N];
+static int64_t vmclock_backoff_until;
+static int64_t last_read_warn;
+
+/* The hook being run. */
+static struct {
+	pid_t pid;
+	int fd;
+	int exited;
+	int status;
+	int eof;
+	const char *name;
+	size_t linelen;
+	size_t captured;
+	size_t dropped;
+	char line[1024];
+} hr;
+
+enum { R_EXIT, R_SIGNAL, R_TIMEOUT, R_ABORTED, R_REFUSED, R_SKIPPED, R_ERROR };
+static const char *const result_names[] = {
+	"exit", "signal", "timeout", "aborted", "refused", "skipped", "error",
+};
+
+struct hook_result {
+	const struct hook *hook;
+	int kind;
+	int code;
+	int64_t dur_ns;
+};
+
+static struct hook_result results[HOOKS_MAX];
+static char path_env[1024];
+static char env_store[16][96];
+static char *hook_envp[18];
+static char iobuf[4096];
+static char textbuf[16384];
+
+/* ---- small helpers ---- */
+
+static void report_ready(int code)
+{
+	char c = (char)code;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, &c, 1) < 0) {
+		/* the parent is gone; nothing to tell */
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+static void __attribute__((noreturn)) die(int code)
+{
+	report_ready(code);
+	notify_systemd("STOPPING=1");
+	exit(code);
+}
+
+static double ms(int64_t ns)
+{
+	return (double)ns / (double)NSEC_PER_MSEC;
+}
+
+static const char *sig_name(int sig)
+{
+	const char *s = sigabbrev_np(sig);
+
+	return s ? s : "?";
+}
+
+static void fmt_seconds(char *buf, size_t n, int64_t ns)
+{
+	if (ns % NSEC_PER_SEC == 0)
+		fmt_str(buf, n, "%lld s", (long long)(ns / NSEC_PER_SEC));
+	else
+		fmt_str(buf, n, "%.3f s", (double)ns / (double)NSEC_PER_SEC);
+}
+
+/* ---- state files ---- */
+
+static void save_counters(const char *name, const struct counters *c,
+			  uint64_t pass)
+{
+	int n = counters_format(textbuf, sizeof(textbuf), c, pass);
+
+	if (n < 0 || write_atomic(opt.state_dir, name, textbuf, (size_t)n) < 0)
+		log_err("cannot write %s/%s: %s", opt.state_dir, name,
+			strerror(errno));
+}
+
+/* ---- hooks ---- */
+
+static void scan_hooks(const char *reason)
+{
+	char list[512];
+	size_t off = 0;
+	int i, run = 0, other = 0;
+
+	hooks_scan(&hooks, opt.dirs, opt.ndirs, &policy);
+	for (i = 0; i < hooks.ndirs; i++) {
+		const struct hook_dir *d = &hooks.dirs[i];
+
+		if (!d->exists)
+			log_debug("hook directory %s: %s", d->path, d->why);
+		else if (!d->trusted)
+			log_warn("hook directory %s refused: %s", d->path,
+				 d->why);
+	}
+	list[0] = '\0';
+	for (i = 0; i < hooks.n; i++) {
+		const struct hook *h = &hooks.hooks[hooks.order[i]];
+
+		if (h->state == HOOK_ELIGIBLE) {
+			int w = snprintf(list + off, sizeof(list) - off, "%s%s",
+					 run ? " " : "", h->name);
+
+			if (w > 0 && (size_t)w < sizeof(list) - off)
+				off += (size_t)w;
+			run++;
+			continue;
+		}
+		other++;
+		logmsg(h->state == HOOK_REFUSED ? LOG_WARNING : LOG_INFO,
+		       "hook %s: %s: %s", h->path, hook_state_name(h->state),
+		       h->why);
+	}
+	if (hooks.dropped)
+		log_warn("%d more hook directory entries ignored: at most %d "
+			 "are handled", hooks.dropped, HOOKS_MAX);
+	log_info("hooks scanned (%s): %d to run%s%s, %d not run", reason, run,
+		 run ? ": " : "", list, other);
+}
+
+static void __attribute__((noreturn)) exec_hook(const struct hook *h,
+						 int outfd, char *event)
+{
+	char *argv[3] = { (char *)h->path, event, NULL };
+	struct sigaction sa;
+	sigset_t none;
+	int fd;
+
+	/* its own session and process group: a timeout kills all of it */
+	setsid();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	fd = open("/dev/null", O_RDONLY | O_NOCTTY);
+	if (fd < 0)
+		close(STDIN_FILENO);
+	else if (fd != STDIN_FILENO)
+		dup2(fd, STDIN_FILENO);
+	dup2(outfd, STDOUT_FILENO);
+	dup2(outfd, STDERR_FILENO);
+	/* nothing else: not what vmgend's parent left open either */
+	if (close_range(3, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (fd = 3; fd < (max > 0 && max < 65536 ? max : 1024); fd++)
+			close(fd);
+	}
+	if (chdir("/") < 0) {
+		/* keep going from wherever we are */
+	}
+	umask(022);
+	execve(h->path, argv, hook_envp);
+	dprintf(STDERR_FILENO, "cannot execute %s: %s\n", h->path,
+		strerror(errno));
+	_exit(126);
+}
+
+static void emit_line(void)
+{
+	hr.line[hr.linelen] = '\0';
+	log_info("hook %s: %s", hr.name, hr.line);
+	hr.linelen = 0;
+}
+
+static void capture(const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (hr.captured >= HOOK_OUTPUT_MAX) {
+			hr.dropped += n - i;
+			return;
+		}
+		hr.captured++;
+		if (ch == '\n') {
+			emit_line();
+			continue;
+		}
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			ch = '?';
+		hr.line[hr.linelen++] = (char)ch;
+		if (hr.linelen >= sizeof(hr.line) - 1)
+			emit_line();
+	}
+}
+
+/*
+ * Read what the hook wrote, a bounded amount per call: a hook writing
+ * without end must not keep us from its timeout.
+ */
+static void read_hook_output(void)
+{
+	int i;
+
+	if (hr.fd < 0 || hr.eof)
+		return;
+	for (i = 0; i < 16; i++) {
+		ssize_t n = read(hr.fd, iobuf, sizeof(iobuf));
+
+		if (n > 0) {
+			capture(iobuf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			hr.eof = 1;
+			/* stop polling it: it would report POLLHUP forever */
+			pfds[P_HOOK].fd = -1;
+		}
+		return;
+	}
+}
+
+static void reap_children(void)
+{
+	pid_t p;
+	int st;
+
+	/* hooks' orphans come to us too (we are a child subreaper) */
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (hr.pid && p == hr.pid) {
+			hr.exited = 1;
+			hr.status = st;
+		}
+	}
+}
+
+static void signal_group(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0 && errno == ESRCH)
+		kill(pid, sig);	/* not yet in its own group */
+}
+
+static int group_alive(pid_t pgid)
+{
+	return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+/* ---- events ---- */
+
+/* src: WOKE_VMCLOCK or WOKE_VMGENID, one at a time */
+static void note_wake(unsigned int src)
+{
+	int64_t now = now_ns();
+	uint64_t ns;
+
+	if (!cyc.first_wake_ns)
+		cyc.first_wake_ns = now;
+	cyc.woke |= src;
+	/* the kernel's own timestamp of the notification, when it has one */
+	ns = platform_notify_ns(&pf, src == WOKE_VMCLOCK);
+	if (ns && ns != seen_notify_ns[src] && (int64_t)ns <= now) {
+		seen_notify_ns[src] = ns;
+		if (!cyc.notify_ns || (int64_t)ns < cyc.notify_ns)
+			cyc.notify_ns = (int64_t)ns;
+	}
+}
+
+static void on_signals(int fd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!stopping)
+				log_info("%s received: stopping",
+					 si.ssi_signo == SIGTERM ? "SIGTERM" :
+					 "SIGINT");
+			stopping = 1;
+			break;
+		case SIGHUP:
+			rescan_requested = 1;
+			log_info("SIGHUP received: rescanning hooks");
+			break;
+		case SIGCHLD:
+			reap_children();
+			break;
+		}
+	}
+	/* SIGCHLD may coalesce with the others: reap anyway */
+	reap_children();
+}
+
+static void on_vmclock(short rev)
+{
+	if (rev & (POLLHUP | POLLERR | POLLNVAL)) {
+		log_err("%s stopped notifying (poll events 0x%x): exiting",
+			pf.vc.path, (unsigned int)rev);
+		pfds[P_VMCLOCK].fd = -1;
+		fatal = stopping = 1;
+		return;
+	}
+	if (vmgen_vmclock_rearm(pf.vc.h) < 0) {
+		/* seq_count stuck odd?  Do not spin on it. */
+		int64_t now = now_ns();
+
+		if (now - last_read_warn > 10 * NSEC_PER_SEC) {
+			log_warn("reading %s: %s; retrying in 1 s",
+				 pf.vc.path, strerror(errno));
+			last_read_warn = now;
+		}
+		vmclock_backoff_until = now + RETRY_NS;
+		return;
+	}
+	note_wake(WOKE_VMCLOCK);
+}
+
+static void on_vmgenid(short rev)
+{
+	uint64_t g;
+
+	if (rev & (POLLHUP | POLLERR | POLLNVAL)) {
+		log_err("%s stopped notifying (poll events 0x%x): exiting",
+			pf.vg.path, (unsigned int)rev);
+		pfds[P_VMGENID].fd = -1;
+		fatal = stopping = 1;
+		return;
+	}
+	/* reading marks the generation seen, so poll() sleeps again */
+	if (vmgen_vmgenid_read(pf.vg.h, &g) < 0)
+		log_warn("reading %s: %s", pf.vg.path, strerror(errno));
+	note_wake(WOKE_VMGENID);
+}
+
+static void on_trigger(int fd)
+{
+	char buf[64];
+	ssize_t n, i;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] == 'c')
+				note_wake(WOKE_VMCLOCK);
+			else if (buf[i] == 'g')
+				note_wake(WOKE_VMGENID);
+			else if (buf[i] != '\n') {
+				note_wake(WOKE_VMCLOCK);
+				note_wake(WOKE_VMGENID);
+			}
+		}
+	}
+}
+
+/* One poll() over everything; deadline < 0: no timeout. */
+static void wait_events(int64_t deadline)
+{
+	int64_t now = now_ns();
+	int timeout = -1;
+	int vmclock_fd = pfds[P_VMCLOCK].fd;
+
+	if (deadline >= 0) {
+		int64_t d = deadline - now;
+
+		timeout = d <= 0 ? 0 : (int)((d + NSEC_PER_MSEC - 1) /
+					     NSEC_PER_MSEC);
+	}
+	if (vmclock_backoff_until > now) {
+		int b = (int)((vmclock_backoff_until - now + NSEC_PER_MSEC - 1) /
+			      NSEC_PER_MSEC);
+
+		pfds[P_VMCLOCK].fd = -1;
+		if (timeout < 0 || b < timeout)
+			timeout = b;
+	}
+	if (poll(pfds, P_N, timeout) > 0) {
+		if (pfds[P_SIG].revents)
+			on_signals(pfds[P_SIG].fd);
+		if (pfds[P_VMCLOCK].revents)
+			on_vmclock(pfds[P_VMCLOCK].revents);
+		if (pfds[P_VMGENID].revents)
+			on_vmgenid(pfds[P_VMGENID].revents);
+		if (pfds[P_TRIGGER].revents)
+			on_trigger(pfds[P_TRIGGER].fd);
+		if (pfds[P_HOOK].revents)
+			read_hook_output();
+	}
+	if (pfds[P_VMCLOCK].fd < 0 && !fatal)
+		pfds[P_VMCLOCK].fd = vmclock_fd;
+}
+
+static int read_counters(struct counters *c)
+{
+	if (platform_read(&pf, &sel, c) < 0) {
+		int64_t now = now_ns();
+
+		if (now - last_read_warn > 10 * NSEC_PER_SEC) {
+			log_warn("cannot read the counters: %s",
+				 strerror(errno));
+			last_read_warn = now;
+		}
+		return -1;
+	}
+	if ((handled.have & c->have & CNT_VMGENID) &&
+	    c->vmgenid_gen < handled.vmgenid_gen) {
+		log_warn("VMGenID generation went back from %llu to %llu "
+			 "(vmgen_vmgenid reloaded?): taking it as the baseline",
+			 (unsigned long long)handled.vmgenid_gen,
+			 (unsigned long long)c->vmgenid_gen);
+		handled.vmgenid_gen = c->vmgenid_gen;
+		save_counters("handled", &handled, pass_no);
+	}
+	return 0;
+}
+
+/* ---- a pass ---- */
+
+static void add_env(int *n, const char *fmt, ...) PRINTF(2, 3);
+static void add_env(int *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= (int)ARRAY_SIZE(env_store))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(env_store[*n], sizeof(env_store[0]), fmt, ap);
+	va_end(ap);
+	hook_envp[*n + 1] = env_store[*n];
+	(*n)++;
+}
+
+static void build_env(const char *event, const struct counters *old,
+		      const struct counters *cur, int64_t notify_ns)
+{
+	int n = 0;
+
+	hook_envp[0] = path_env;
+	add_env(&n, "VMGEN_EVENT=%s", event);
+	if (old->have & CNT_VMCLOCK_GEN)
+		add_env(&n, "VMGEN_GENERATION_OLD=%llu",
+			(unsigned long long)old->vmclock_gen);
+	if (cur->have & CNT_VMCLOCK_GEN)
+		add_env(&n, "VMGEN_GENERATION_NEW=%llu",
+			(unsigned long long)cur->vmclock_gen);
+	if (old->have & CNT_VMGENID)
+		add_env(&n, "VMGEN_VMGENID_GENERATION_OLD=%llu",
+			(unsigned long long)old->vmgenid_gen);
+	if (cur->have & CNT_VMGENID)
+		add_env(&n, "VMGEN_VMGENID_GENERATION_NEW=%llu",
+			(unsigned long long)cur->vmgenid_gen);
+	if (old->have & CNT_MARKER)
+		add_env(&n, "VMGEN_DISRUPTION_MARKER_OLD=%llu",
+			(unsigned long long)old->marker);
+	if (cur->have & CNT_MARKER)
+		add_env(&n, "VMGEN_DISRUPTION_MARKER_NEW=%llu",
+			(unsigned long long)cur->marker);
+	add_env(&n, "VMGEN_SOURCE=%s", sel.name);
+	add_env(&n, "VMGEN_NOTIFY_NS=%lld", (long long)notify_ns);
+	add_env(&n, "VMGEN_PASS=%llu", (unsigned long long)pass_no);
+	hook_envp[n + 1] = NULL;
+}
+
+static void run_hook(const struct hook *h, struct hook_result *r,
+		     char *event)
+{
+	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
+	int64_t t0, deadline;
+	int p[2], stopped = 0, timed_out = 0;
+	char tbuf[32];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r->kind = R_ERROR;
+		r->code = errno;
+		log_err("hook %s: pipe: %s", h->name, strerror(errno));
+		return;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	t0 = now_ns();
+	pid = fork();
+	if (pid < 0) {
+		r->kind = R_ERROR;
+		r->code = errno;
+		log_err("hook %s: fork: %s", h->name, strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid == 0)
+		exec_hook(h, p[1], event);
+	close(p[1]);
+
+	memset(&hr, 0, sizeof(hr));
+	hr.pid = pid;
+	hr.fd = p[0];
+	hr.name = h->name;
+	pfds[P_HOOK].fd = p[0];
+	pfds[P_HOOK].events = POLLIN;
+	deadline = t0 + opt.hook_timeout_ns;
+
+	for (;;) {
+		int64_t until = deadline, now;
+
+		if (hr.exited) {
+			if (phase != TERMINATING || !group_alive(pid))
+				break;
+			/* the leader is gone, some of its group is not */
+			now = now_ns();
+			if (now + REAP_CHECK_NS < until)
+				until = now + REAP_CHECK_NS;
+		}
+		if (stopping && phase == RUNNING) {
+			log_warn("hook %s: stopping: SIGTERM to its process "
+				 "group", h->name);
+			signal_group(pid, SIGTERM);
+			phase = TERMINATING;
+			stopped = 1;
+			deadline = now_ns() + opt.hook_grace_ns;
+			continue;
+		}
+		now = now_ns();
+		if (now >= deadline) {
+			if (phase == RUNNING) {
+				fmt_seconds(tbuf, sizeof(tbuf),
+					    opt.hook_timeout_ns);
+				log_warn("hook %s: timed out after %s: SIGTERM "
+					 "to its process group", h->name, tbuf);
+				signal_group(pid, SIGTERM);
+				phase = TERMINATING;
+				timed_out = 1;
+				deadline = now + opt.hook_grace_ns;
+			} else if (phase == TERMINATING) {
+				fmt_seconds(tbuf, sizeof(tbuf),
+					    opt.hook_grace_ns);
+				log_warn("hook %s: %s after SIGTERM, its process "
+					 "group is still there: SIGKILL",
+					 h->name, tbuf);
+				signal_group(pid, SIGKILL);
+				phase = KILLED;
+				deadline = now + KILL_WAIT_NS;
+			} else {
+				log_err("hook %s: pid %d survived SIGKILL "
+					"(stuck in the kernel?); not waiting "
+					"for it any longer", h->name, (int)pid);
+				break;
+			}
+			continue;
+		}
+		wait_events(until);
+	}
+
+	/* what it wrote before it ended; its orphans may hold the pipe */
+	read_hook_output();
+	if (hr.linelen)
+		emit_line();
+	if (hr.dropped)
+		log_warn("hook %s: output over %d KiB: %zu more bytes dropped",
+			 h->name, HOOK_OUTPUT_MAX / 1024, hr.dropped);
+	close(p[0]);
+	hr.fd = -1;
+	pfds[P_HOOK].fd = -1;
+	pfds[P_HOOK].events = 0;
+	r->dur_ns = now_ns() - t0;
+
+	if (!hr.exited) {
+		r->kind = R_TIMEOUT;
+		r->code = -1;
+	} else if (WIFEXITED(hr.status)) {
+		r->kind = R_EXIT;
+		r->code = WEXITSTATUS(hr.status);
+	} else {
+		r->kind = R_SIGNAL;
+		r->code = WIFSIGNALED(hr.status) ? WTERMSIG(hr.status) : -1;
+	}
+	if (timed_out)
+		r->kind = R_TIMEOUT;
+	else if (stopped)
+		r->kind = R_ABORTED;
+	hr.pid = 0;
+}
+
+static void log_result(const struct hook *h, const struct hook_result *r)
+{
+	char tbuf[32];
+
+	switch (r->kind) {
+	case R_EXIT:
+		logmsg(r->code ? LOG_WARNING : LOG_INFO,
+		       "hook %s: exit %d%s, %.1f ms", h->name, r->code,
+		       r->code ? " (failed)" : "", ms(r->dur_ns));
+		break;
+	case R_SIGNAL:
+		log_warn("hook %s: killed by signal %d (SIG%s), %.1f ms",
+			 h->name, r->code, sig_name(r->code), ms(r->dur_ns));
+		break;
+	case R_TIMEOUT:
+		fmt_seconds(tbuf, sizeof(tbuf), opt.hook_timeout_ns);
+		if (r->code > 0)
+			log_warn("hook %s: timed out after %s, ended by "
+				 "signal %d (SIG%s), %.1f ms", h->name, tbuf,
+				 r->code, sig_name(r->code), ms(r->dur_ns));
+		else
+			log_warn("hook %s: timed out after %s, %.1f ms",
+				 h->name, tbuf, ms(r->dur_ns));
+		break;
+	case R_ABORTED:
+		log_warn("hook %s: stopped with vmgend, %.1f ms", h->name,
+			 ms(r->dur_ns));
+		break;
+	case R_SKIPPED:
+		log_warn("hook %s: skipped: vmgend is stopping", h->name);
+		break;
+	case R_ERROR:
+		log_err("hook %s: not started: %s", h->name,
+			strerror(r->code));
+		break;
+	}
+}
+
+static int result_failed(const struct hook_result *r)
+{
+	return !(r->kind == R_EXIT && r->code == 0);
+}
+
+static size_t append(size_t off, const char *fmt, ...) PRINTF(2, 3);
+static size_t append(size_t off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (off >= sizeof(textbuf))
+		return off;
+	va_start(ap, fmt);
+	n = vsnprintf(textbuf + off, sizeof(textbuf) - off, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return off;
+	if ((size_t)n >= sizeof(textbuf) - off)
+		return sizeof(textbuf);
+	return off + (size_t)n;
+}
+
+static void fmt_counter_changes(char *buf, size_t size,
+				const struct counters *o,
+				const struct counters *c)
+{
+	size_t off = 0;
+	int n;
+
+	buf[0] = '\0';
+#define CHG(bit, label, field) do {					\
+		if (!(c->have & (bit)))					\
+			break;						\
+		n = (o->have & (bit)) ?					\
+			snprintf(buf + off, size - off, "%s%s %llu->%llu", \
+				 off ? ", " : "", label,		\
+				 (unsigned long long)o->field,		\
+				 (unsigned long long)c->field) :	\
+			snprintf(buf + off, size - off, "%s%s ->%llu",	\
+				 off ? ", " : "", label,		\
+				 (unsigned long long)c->field);		\
+		if (n > 0 && (size_t)n < size - off)			\
+			off += (size_t)n;				\
+	} while (0)
+	CHG(CNT_VMCLOCK_GEN, "vmclock generation", vmclock_gen);
+	CHG(CNT_MARKER, "disruption marker", marker);
+	CHG(CNT_VMGENID, "vmgenid generation", vmgenid_gen);
+#undef CHG
+}
+
+static void write_last_pass(const char *event, const char *status,
+			    const struct counters *o, const struct counters *c,
+			    int64_t notify, int64_t first_hook, int64_t done,
+			    int nres)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	size_t off = 0;
+	int i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	if (!strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		when[0] = '\0';
+	off = append(off, "pass=%llu\nevent=%s\nsource=%s\nstatus=%s\n"
+		     "time=%s\nnotify_ns=%lld\n", (unsigned long long)pass_no,
+		     event, sel.name, status, when, (long long)notify);
+	if (first_hook)
+		off = append(off, "first_hook_ms=%.3f\n",
+			     ms(first_hook - notify));
+	else
+		off = append(off, "first_hook_ms=\n");
+	off = append(off, "done_ms=%.3f\n", ms(done - notify));
+#define OLDNEW(bit, key, field) do {					\
+		if (o->have & (bit))					\
+			off = append(off, key "_old=%llu\n",		\
+				     (unsigned long long)o->field);	\
+		if (c->have & (bit))					\
+			off = append(off, key "_new=%llu\n",		\
+				     (unsigned long long)c->field);	\
+	} while (0)
+	OLDNEW(CNT_VMCLOCK_GEN, "vmclock_generation", vmclock_gen);
+	OLDNEW(CNT_MARKER, "disruption_marker", marker);
+	OLDNEW(CNT_VMGENID, "vmgenid_generation", vmgenid_gen);
+#undef OLDNEW
+	off = append(off, "hooks=%d\n", nres);
+	for (i = 0; i < nres; i++)
+		off = append(off, "hook.%s=%s %d %.3f\n",
+			     results[i].hook->name,
+			     result_names[results[i].kind], results[i].code,
+			     ms(results[i].dur_ns));
+	if (off >= sizeof(textbuf)) {
+		log_err("last-pass too long for its buffer: truncated");
+		off = sizeof(textbuf) - 1;
+	}
+	if (write_atomic(opt.state_dir, "last-pass", textbuf, off) < 0)
+		log_err("cannot write %s/last-pass: %s", opt.state_dir,
+			strerror(errno));
+}
+
+static void run_pass(const char *event_c, const struct counters *cur,
+		     int64_t first_wake_ns, int64_t notify_ns)
+{
+	struct counters old = handled;
+	char event[16], changes[256], first[32], status_msg[160];
+	int64_t notify, first_hook = 0, done;
+	int i, nres = 0, nfailed = 0;
+	const char *status;
+
+	copy_str(event, sizeof(event), event_c);
+	pass_no++;
+	notify = notify_ns ? notify_ns : first_wake_ns ? first_wake_ns :
+							 now_ns();
+	save_counters("generation", cur, pass_no);
+	if (rescan_requested) {
+		rescan_requested = 0;
+		scan_hooks("SIGHUP");
+	} else if (hooks_dirs_changed(&hooks)) {
+		scan_hooks("a hook directory changed");
+	}
+	build_env(event, &old, cur, notify);
+	fmt_counter_changes(changes, sizeof(changes), &old, cur);
+	log_debug("pass %llu starting: %s (%s)", (unsigned long long)pass_no,
+		  event, changes);
+
+	for (i = 0; i < hooks.n; i++) {
+		const struct hook *h = &hooks.hooks[hooks.order[i]];
+		struct hook_result *r;
+		char why[224];
+
+		if (h->state != HOOK_ELIGIBLE)
+			continue;
+		r = &results[nres++];
+		memset(r, 0, sizeof(*r));
+		r->hook = h;
+		if (stopping) {
+			r->kind = R_SKIPPED;
+			log_result(h, r);
+			continue;
+		}
+		/* it may have changed since the scan */
+		if (hook_check(h->path, &policy, why, sizeof(why)) !=
+		    HOOK_ELIGIBLE) {
+			r->kind = R_REFUSED;
+			log_warn("hook %s: refused: %s", h->path, why);
+			continue;
+		}
+		if (!first_hook)
+			first_hook = now_ns();
+		run_hook(h, r, event);
+		log_result(h, r);
+	}
+	done = now_ns();
+	for (i = 0; i < nres; i++)
+		nfailed += result_failed(&results[i]);
+	status = stopping ? "aborted" : nfailed ? "failed" : "ok";
+	if (first_hook)
+		fmt_str(first, sizeof(first), "%.1f ms",
+			ms(first_hook - notify));
+	else
+		fmt_str(first, sizeof(first), "n/a (no hook)");
+	logmsg(nfailed ? LOG_WARNING : LOG_INFO,
+	       "pass %llu: %s (%s), source %s: %d hooks, %d failed, %s; "
+	       "notification to first hook %s, to done %.1f ms",
+	       (unsigned long long)pass_no, event, changes, sel.name, nres,
+	       nfailed, status, first, ms(done - notify));
+	write_last_pass(event, status, &old, cur, notify, first_hook, done,
+			nres);
+	if (!stopping) {
+		handled = *cur;
+		save_counters("handled", &handled, pass_no);
+	}
+	fmt_str(status_msg, sizeof(status_msg),
+		"STATUS=pass %llu: %s, %s", (unsigned long long)pass_no,
+		event, status);
+	notify_systemd(status_msg);
+}
+
+/* ---- main loop ---- */
+
+static int vmclock_moved(const struct counters *o, const struct counters *c)
+{
+	unsigned int both = o->have & c->have;
+
+	return ((both & CNT_VMCLOCK_GEN) && o->vmclock_gen != c->vmclock_gen) ||
+	       ((both & CNT_MARKER) && o->marker != c->marker);
+}
+
+static int vmgenid_moved(const struct counters *o, const struct counters *c)
+{
+	return (o->have & c->have & CNT_VMGENID) &&
+	       o->vmgenid_gen != c->vmgenid_gen;
+}
+
+/*
+ * Both devices notify and a pass already ran for this restore on the
+ * VMClock counters alone: the VMGenID change now is the same restore,
+ * reported late (it is counted by the guest's notify handler, while the
+ * VMClock page was rewritten before the VM resumed).  Record it, run
+ * nothing.
+ */
+static int late_vmgenid(const struct counters *cur)
+{
+	return vmclock_only_pass_ns && sel.wake_vmclock && sel.wake_vmgenid &&
+	       now_ns() - vmclock_only_pass_ns <= LATE_VMGENID_NS &&
+	       !vmclock_moved(&handled, cur) && vmgenid_moved(&handled, cur);
+}
+
+static int absorb_late_vmgenid(const struct counters *cur)
+{
+	int64_t now = now_ns();
+
+	if (!late_vmgenid(cur))
+		return 0;
+	log_info("VMGenID generation %llu->%llu came %.1f ms after pass %llu "
+		 "began for the same restore (on the VMClock counters): no "
+		 "new pass", (unsigned long long)handled.vmgenid_gen,
+		 (unsigned long long)cur->vmgenid_gen,
+		 ms(now - vmclock_only_pass_ns), (unsigned long long)pass_no);
+	handled.vmgenid_gen = cur->vmgenid_gen;
+	vmclock_only_pass_ns = 0;
+	save_counters("handled", &handled, pass_no);
+	save_counters("generation", &handled, pass_no);
+	return 1;
+}
+
+/* Give the other device up to --settle-ms to report the same restore. */
+static void settle(void)
+{
+	struct counters cur;
+	int64_t deadline;
+
+	if (!(sel.wake_vmclock && sel.wake_vmgenid) || opt.settle_ns <= 0)
+		return;
+	deadline = now_ns() + opt.settle_ns;
+	for (;;) {
+		if (read_counters(&cur) == 0 && vmclock_moved(&handled, &cur) &&
+		    vmgenid_moved(&handled, &cur))
+			return;
+		if (stopping || now_ns() >= deadline)
+			return;
+		wait_events(deadline);
+	}
+}
+
+static void main_loop(void)
+{
+	int64_t next_tick = sel.timed ? now_ns() + opt.poll_interval_ns : -1;
+	struct counters cur;
+	const char *event;
+
+	while (!stopping) {
+		if (!pending) {
+			int tick = 0;
+
+			wait_events(next_tick);
+			if (stopping)
+				break;
+			if (rescan_requested) {
+				rescan_requested = 0;
+				scan_hooks("SIGHUP");
+			}
+			if (sel.timed && now_ns() >= next_tick) {
+				next_tick = now_ns() + opt.poll_interval_ns;
+				tick = 1;
+			}
+			if (!cyc.woke && !tick)
+				continue;
+			if (read_counters(&cur) < 0 ||
+			    !counters_event(&handled, &cur)) {
+				/* a clock update, or the same generation */
+				if (cyc.woke)
+					log_debug("woken, counters unchanged");
+				memset(&cyc, 0, sizeof(cyc));
+				continue;
+			}
+			if (!cyc.first_wake_ns)
+				cyc.first_wake_ns = now_ns();
+			pending = 1;
+		}
+		settle();
+		if (stopping)
+			break;
+		pending = 0;
+		if (read_counters(&cur) < 0)
+			continue;
+		event = counters_event(&handled, &cur);
+		if (!event || absorb_late_vmgenid(&cur)) {
+			memset(&cyc, 0, sizeof(cyc));
+			continue;
+		}
+		{
+			int64_t fw = cyc.first_wake_ns, nn = cyc.notify_ns;
+			int late = sel.wake_vmclock && sel.wake_vmgenid &&
+				   vmclock_moved(&handled, &cur) &&
+				   !vmgenid_moved(&handled, &cur);
+
+			/* wakes from now on belong to the next pass */
+			memset(&cyc, 0, sizeof(cyc));
+			vmclock_only_pass_ns = late ? now_ns() : 0;
+			run_pass(event, &cur, fw, nn);
+		}
+		if (stopping)
+			break;
+		if (read_counters(&cur) == 0 && counters_event(&handled, &cur)) {
+			if (!late_vmgenid(&cur))
+				log_info("counters changed during pass %llu: "
+					 "one more pass",
+					 (unsigned long long)pass_no);
+			if (!cyc.first_wake_ns)
+				cyc.first_wake_ns = now_ns();
+			pending = 1;
+		}
+		if (sel.timed)
+			next_tick = now_ns() + opt.poll_interval_ns;
+	}
+}
+
+/* ---- startup ---- */
+
+static void startup_state(void)
+{
+	char path[512];
+	struct counters cur;
+	const char *event;
+	int i;
+
+	for (i = 0; platform_read(&pf, &sel, &cur) < 0; i++) {
+		if (i == 10) {
+			log_err("cannot read the counters: %s",
+				strerror(errno));
+			die(EXIT_FAIL);
+		}
+		usleep(100000);
+	}
+	/* notifications before now are not the next one's */
+	for (i = WOKE_VMCLOCK; i <= WOKE_VMGENID; i++)
+		seen_notify_ns[i] = platform_notify_ns(&pf, i == WOKE_VMCLOCK);
+
+	fmt_str(path, sizeof(path), "%s/handled", opt.state_dir);
+	if (counters_load(path, &handled, &pass_no) < 0) {
+		int e = errno;
+
+		handled = cur;
+		pass_no = 0;
+		if ((cur.have & CNT_VMGENID) && cur.vmgenid_gen > 0) {
+			/*
+			 * vmgen_vmgenid counts from 0 since it loaded, so this
+			 * boot has seen a restore that nobody handled.  The
+			 * VMClock counter survives a guest reboot: it cannot
+			 * say that.
+			 */
+			handled.vmgenid_gen = 0;
+			log_info("first start since boot, but vmgen_vmgenid "
+				 "saw %llu VMGenID change(s) already",
+				 (unsigned long long)cur.vmgenid_gen);
+		} else if (e == ENOENT) {
+			log_info("first start since boot: current counters "
+				 "are the baseline, no pass");
+		} else {
+			log_warn("ignoring unreadable %s (%s): current "
+				 "counters are the baseline", path,
+				 strerror(e));
+		}
+	} else {
+		if ((handled.have & cur.have & CNT_VMGENID) &&
+		    cur.vmgenid_gen < handled.vmgenid_gen) {
+			log_warn("VMGenID generation went back from %llu to "
+				 "%llu (vmgen_vmgenid reloaded?): taking it as "
+				 "the baseline",
+				 (unsigned long long)handled.vmgenid_gen,
+				 (unsigned long long)cur.vmgenid_gen);
+			handled.vmgenid_gen = cur.vmgenid_gen;
+		}
+		counters_adopt_new(&handled, &cur);
+	}
+	save_counters("handled", &handled, pass_no);
+	event = counters_event(&handled, &cur);
+	if (!event) {
+		save_counters("generation", &cur, pass_no);
+		log_debug("counters unchanged since pass %llu",
+			  (unsigned long long)pass_no);
+		return;
+	}
+	log_info("counters changed while vmgend was not running (%s): "
+		 "running a pass", event);
+	pending = 1;
+	cyc.first_wake_ns = now_ns();
+	/* the notification that did it, if the module recorded one */
+	for (i = WOKE_VMCLOCK; i <= WOKE_VMGENID; i++) {
+		int64_t ns = (int64_t)seen_notify_ns[i];
+
+		if (ns > 0 && ns <= cyc.first_wake_ns &&
+		    (!cyc.notify_ns || ns < cyc.notify_ns))
+			cyc.notify_ns = ns;
+	}
+}
+
+static void daemonize(void)
+{
+	int p[2], fd;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_err("pipe: %s", strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		exit(EXIT_FAIL);
+	}
+	if (pid > 0) {
+		/* the exit status tells whether the daemon came up */
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(EXIT_FAIL);
+		_exit((unsigned char)c);
+	}
+	close(p[0]);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		_exit(EXIT_FAIL);
+	if (pid > 0)
+		_exit(EXIT_OK);
+	ready_fd = p[1];
+	if (chdir("/") < 0) {
+		/* harmless */
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+static void prefault(void)
+{
+	volatile char stack[128 * 1024];
+	struct counters c;
+	size_t i;
+
+	for (i = 0; i < sizeof(stack); i += 1024)
+		stack[i] = 0;
+	memset(iobuf, 0, sizeof(iobuf));
+	memset(textbuf, 0, sizeof(textbuf));
+	memset(results, 0, sizeof(results));
+	memset(env_store, 0, sizeof(env_store));
+	memset(hr.line, 0, sizeof(hr.line));
+	(void)platform_read(&pf, &sel, &c);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vmgend [OPTION]...\n"
+"Run hooks when this VM is restored from a snapshot, cloned or migrated.\n"
+"\n"
+"  -f, --foreground          stay in the foreground and log to stderr\n"
+"      --syslog              log to syslog even in the foreground\n"
+"  -s, --source SRC          auto (default), vmclock, vmgenid or poll\n"
+"      --poll-interval SEC   period of --source poll (default 1)\n"
+"      --poll-interval-ms MS the same in milliseconds\n"
+"      --settle-ms MS        wait for the other device (default 50)\n"
+"  -d, --hooks-dir DIR       hook directory; repeatable, earlier wins\n"
+"                            (default " ETC_HOOKS_DIR ", " LIB_HOOKS_DIR ")\n"
+"  -t, --hook-timeout SEC    per hook (default 30)\n"
+"      --hook-grace SEC      SIGTERM to SIGKILL (default 2)\n"
+"      --hook-owner UID      the only uid trusted to own hooks\n"
+"      --state-dir DIR       (default " DEFAULT_STATE_DIR ")\n"
+"      --mlock               lock vmgend in memory\n"
+"      --pidfile FILE        write the daemon's pid there once ready\n"
+"  -v, --verbose             debug messages\n"
+"  -h, --help, -V, --version\n"
+"Testing aids: --vmclock-dev PATH|none, --vmgenid-dev PATH|none,\n"
+"  --sysfs-root DIR, --trigger-fifo PATH (see vmgend(8)).\n"
+"Exit status: 0 stopped by a signal, 1 failure, 2 usage, 3 no source.\n");
+}
+
+enum {
+	OPT_POLL_INTERVAL = 256, OPT_POLL_INTERVAL_MS, OPT_SETTLE_MS,
+	OPT_HOOK_GRACE, OPT_HOOK_OWNER, OPT_STATE_DIR, OPT_MLOCK, OPT_SYSLOG,
+	OPT_VMCLOCK_DEV, OPT_VMGENID_DEV, OPT_SYSFS_ROOT, OPT_TRIGGER_FIFO,
+	OPT_PIDFILE,
+};
+
+static const struct option longopts[] = {
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "source", required_argument, NULL, 's' },
+	{ "poll-interval", required_argument, NULL, OPT_POLL_INTERVAL },
+	{ "poll-interval-ms", required_argument, NULL, OPT_POLL_INTERVAL_MS },
+	{ "settle-ms", required_argument, NULL, OPT_SETTLE_MS },
+	{ "hooks-dir", required_argument, NULL, 'd' },
+	{ "hook-timeout", required_argument, NULL, 't' },
+	{ "hook-grace", required_argument, NULL, OPT_HOOK_GRACE },
+	{ "hook-owner", required_argument, NULL, OPT_HOOK_OWNER },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "mlock", no_argument, NULL, OPT_MLOCK },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "vmclock-dev", required_argument, NULL, OPT_VMCLOCK_DEV },
+	{ "vmgenid-dev", required_argument, NULL, OPT_VMGENID_DEV },
+	{ "sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT },
+	{ "trigger-fifo", required_argument, NULL, OPT_TRIGGER_FIFO },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void __attribute__((noreturn)) bad_arg(const char *what,
+					       const char *val)
+{
+	fprintf(stderr, "vmgend: invalid %s: '%s'\n", what, val);
+	exit(EXIT_USAGE);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fs:d:t:vhV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'f':
+			opt.foreground = 1;
+			break;
+		case OPT_SYSLOG:
+			opt.use_syslog = 1;
+			break;
+		case 's':
+			if (!valid_source_name(optarg))
+				bad_arg("--source (auto, vmclock, vmgenid or "
+					"poll)", optarg);
+			opt.source = optarg;
+			break;
+		case OPT_POLL_INTERVAL:
+			if (parse_seconds(optarg, &opt.poll_interval_ns) < 0 ||
+			    opt.poll_interval_ns < NSEC_PER_MSEC)
+				bad_arg("--poll-interval", optarg);
+			break;
+		case OPT_POLL_INTERVAL_MS:
+			if (parse_uint(optarg, 86400000, &v) < 0 || !v)
+				bad_arg("--poll-interval-ms", optarg);
+			opt.poll_interval_ns = (int64_t)v * NSEC_PER_MSEC;
+			break;
+		case OPT_SETTLE_MS:
+			if (parse_uint(optarg, 60000, &v) < 0)
+				bad_arg("--settle-ms", optarg);
+			opt.settle_ns = (int64_t)v * NSEC_PER_MSEC;
+			break;
+		case 'd':
+			if (opt.ndirs >= HOOK_DIRS_MAX) {
+				fprintf(stderr, "vmgend: at most %d "
+					"--hooks-dir\n", HOOK_DIRS_MAX);
+				exit(EXIT_USAGE);
+			}
+			if (strlen(optarg) >= sizeof(hooks.dirs[0].path) ||
+			    optarg[0] != '/')
+				bad_arg("--hooks-dir (an absolute path)",
+					optarg);
+			opt.dirs[opt.ndirs++] = optarg;
+			break;
+		case 't':
+			if (parse_seconds(optarg, &opt.hook_timeout_ns) < 0 ||
+			    opt.hook_timeout_ns <= 0)
+				bad_arg("--hook-timeout", optarg);
+			break;
+		case OPT_HOOK_GRACE:
+			if (parse_seconds(optarg, &opt.hook_grace_ns) < 0)
+				bad_arg("--hook-grace", optarg);
+			break;
+		case OPT_HOOK_OWNER:
+			if (parse_uint(optarg, 0xfffffffeUL, &v) < 0)
+				bad_arg("--hook-owner", optarg);
+			opt.hook_owner = (long)v;
+			break;
+		case OPT_STATE_DIR:
+			if (strlen(optarg) > 300)
+				bad_arg("--state-dir", optarg);
+			opt.state_dir = optarg;
+			break;
+		case OPT_MLOCK:
+			opt.mlock = 1;
+			break;
+		case OPT_PIDFILE:
+			if (optarg[0] != '/')
+				bad_arg("--pidfile (an absolute path)", optarg);
+			opt.pidfile = optarg;
+			break;
+		case 'v':
+			opt.verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("vmgend %s\n", VMGEN_VERSION);
+			exit(EXIT_OK);
+		case OPT_VMCLOCK_DEV:
+			opt.popts.vmclock_dev = optarg;
+			break;
+		case OPT_VMGENID_DEV:
+			opt.popts.vmgenid_dev = optarg;
+			break;
+		case OPT_SYSFS_ROOT:
+			opt.popts.sysfs_root = optarg;
+			break;
+		case OPT_TRIGGER_FIFO:
+			opt.trigger_fifo = optarg;
+			break;
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmgend: unexpected argument '%s'\n",
+			argv[optind]);
+		exit(EXIT_USAGE);
+	}
+	if (!opt.ndirs) {
+		opt.dirs[opt.ndirs++] = ETC_HOOKS_DIR;
+		opt.dirs[opt.ndirs++] = LIB_HOOKS_DIR;
+	}
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("PATH");
+	struct stat st;
+	char owners[64];
+	int sfd, tfd = -1, i;
+
+	parse_args(argc, argv);
+	log_init("vmgend", opt.verbose);
+	umask(022);
+	fmt_str(path_env, sizeof(path_env), "PATH=%s",
+		path && *path && strlen(path) < sizeof(path_env) - 6 ? path :
+		DEFAULT_PATH_ENV);
+
+	sfd = setup_signals();
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (opt.trigger_fifo) {
+		/* O_RDWR: never sees EOF when a writer goes away */
+		tfd = open(opt.trigger_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (tfd < 0 || fstat(tfd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+			log_err("--trigger-fifo %s: %s", opt.trigger_fifo,
+				tfd < 0 ? strerror(errno) : "not a FIFO");
+			return EXIT_USAGE;
+		}
+		opt.popts.fake_notify = 1;
+	}
+
+	platform_probe(&pf, &opt.popts);
+	if (select_source(&pf, opt.source, &sel) < 0) {
+		log_err("%s", sel.why);
+		return EXIT_NOSOURCE;
+	}
+
+	if (mkdir_p(opt.state_dir, 0755) < 0) {
+		log_err("cannot create %s: %s", opt.state_dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	hook_policy_init(&policy, opt.hook_owner);
+
+	if (!opt.foreground)
+		daemonize();
+	if (!opt.foreground || opt.use_syslog)
+		log_to_syslog();
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn("cannot become a child subreaper: %s; orphans of "
+			 "timed-out hooks go to init", strerror(errno));
+
+	log_info("source %s: %s", sel.name, sel.why);
+	hook_policy_describe(&policy, owners, sizeof(owners));
+	log_debug("hooks must be owned by %s", owners);
+	scan_hooks("startup");
+	startup_state();
+
+	hr.fd = -1;
+	memset(pfds, 0, sizeof(pfds));
+	for (i = 0; i < P_N; i++)
+		pfds[i].fd = -1;
+	pfds[P_SIG].fd = sfd;
+	pfds[P_SIG].events = POLLIN;
+	if (sel.wake_vmclock && !pf.vc.is_file) {
+		pfds[P_VMCLOCK].fd = vmgen_vmclock_fd(pf.vc.h);
+		pfds[P_VMCLOCK].events = POLLIN;
+	}
+	if (sel.wake_vmgenid && !pf.vg.is_file) {
+		pfds[P_VMGENID].fd = vmgen_vmgenid_fd(pf.vg.h);
+		pfds[P_VMGENID].events = POLLIN;
+	}
+	pfds[P_TRIGGER].fd = tfd;
+	pfds[P_TRIGGER].events = POLLIN;
+
+	prefault();
+	if (opt.mlock && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_warn("mlockall: %s", strerror(errno));
+
+	if (opt.pidfile) {
+		char pid[32];
+		char *slash = strrchr(opt.pidfile, '/');
+		char dir[512];
+
+		fmt_str(pid, sizeof(pid), "%d\n", (int)getpid());
+		fmt_str(dir, sizeof(dir), "%.*s", (int)(slash - opt.pidfile),
+			opt.pidfile);
+		if (write_atomic(dir[0] ? dir : "/", slash + 1, pid,
+				 strlen(pid)) < 0)
+			log_warn("cannot write %s: %s", opt.pidfile,
+				 strerror(errno));
+	}
+	log_info("ready (pass %llu so far, state in %s)",
+		 (unsigned long long)pass_no, opt.state_dir);
+	report_ready(EXIT_OK);
+	{
+		char msg[128];
+
+		fmt_str(msg, sizeof(msg), "READY=1\nSTATUS=source %s",
+			sel.name);
+		notify_systemd(msg);
+	}
+
+	main_loop();
+
+	notify_systemd("STOPPING=1");
+	if (opt.pidfile)
+		unlink(opt.pidfile);
+	platform_close(&pf);
+	log_info("exiting%s", fatal ? " after an error" : "");
+	return fatal ? EXIT_FAIL : EXIT_OK;
+}
