@@ -394,7 +394,11 @@ VMGEN_EXPORT int vmgen_vmclock_wait_change(struct vmgen_vmclock *vc,
 	}
 }
 
+#ifndef VMGEN_VERSION		/* set by the Makefile from ../VERSION */
+#define VMGEN_VERSION "unknown"
+#endif
+
 VMGEN_EXPORT const char *vmgen_version(void)
 {
-	return "0.1";
+	return VMGEN_VERSION;
 }

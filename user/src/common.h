@@ -12,7 +12,9 @@
 
 #include "vmgen/libvmgen.h"
 
-#define VMGEN_VERSION		"0.1"
+#ifndef VMGEN_VERSION		/* set by the Makefile from ../VERSION */
+#define VMGEN_VERSION		"unknown"
+#endif
 
 #define DEFAULT_STATE_DIR	"/run/vmgen"
 #define DEFAULT_SYSFS_ROOT	"/sys"

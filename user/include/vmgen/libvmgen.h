@@ -188,7 +188,7 @@ int vmgen_uevent_receive(int fd, struct vmgen_uevent *ev);
 
 /* ---- misc ------------------------------------------------------------- */
 
-/* "0.1": the library version. */
+/* The library version, e.g. "0.1.0". */
 const char *vmgen_version(void);
 
 #ifdef __cplusplus
