@@ -131,7 +131,7 @@ check "library: soname libvmgen.so.0" sh -c \
 
 if command -v pkg-config >/dev/null; then
 	check "vmgen.pc: pkg-config reads it" sh -c \
-		"PKG_CONFIG_PATH='$B' pkg-config --modversion vmgen | grep -qx 0.1 &&
+		"PKG_CONFIG_PATH='$B' pkg-config --modversion vmgen | grep -qxF '$(cat "$(dirname "$0")/../../VERSION")' &&
 		 PKG_CONFIG_PATH='$B' pkg-config --libs vmgen | grep -q -- -lvmgen"
 else
 	skip "vmgen.pc: no pkg-config"
