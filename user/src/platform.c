@@ -103,6 +103,17 @@ static void probe_vmclock(struct platform *pf, const struct platform_opts *o)
 	link_basename(p, d->driver, sizeof(d->driver));
 	attr_path(p, sizeof(p), d->sysdir, VMGEN_VMCLOCK_ATTR_NOTIFICATIONS);
 	d->ext = path_exists(p);
+	/*
+	 * The kernel's own driver (7.x) registers its misc device without a
+	 * parent, so there is no device/driver link; its platform driver,
+	 * named "vmclock", tells it is there.
+	 */
+	if (!d->driver[0] && !d->ext) {
+		attr_path(p, sizeof(p), pf->sysfs_root,
+			  "bus/platform/drivers/vmclock");
+		if (path_exists(p))
+			copy_str(d->driver, sizeof(d->driver), "ptp_vmclock");
+	}
 	if (d->ext)
 		read_attr(d->sysdir, VMGEN_VMCLOCK_ATTR_NOTIFY_MODE,
 			  d->notify_mode, sizeof(d->notify_mode));

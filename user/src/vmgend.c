@@ -679,10 +679,12 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 		r->kind = R_SIGNAL;
 		r->code = WIFSIGNALED(hr.status) ? WTERMSIG(hr.status) : -1;
 	}
-	if (timed_out)
-		r->kind = R_TIMEOUT;
-	else if (stopped)
-		r->kind = R_ABORTED;
+	if (timed_out || stopped) {
+		r->kind = timed_out ? R_TIMEOUT : R_ABORTED;
+		/* Here the code is the signal that ended it, 0 if none did. */
+		if (r->code >= 0 && hr.exited && WIFEXITED(hr.status))
+			r->code = 0;
+	}
 	hr.pid = 0;
 }
 
@@ -706,9 +708,13 @@ static void log_result(const struct hook *h, const struct hook_result *r)
 			log_warn("hook %s: timed out after %s, ended by "
 				 "signal %d (SIG%s), %.1f ms", h->name, tbuf,
 				 r->code, sig_name(r->code), ms(r->dur_ns));
+		else if (r->code == 0)
+			log_warn("hook %s: timed out after %s, exited after "
+				 "SIGTERM, %.1f ms", h->name, tbuf,
+				 ms(r->dur_ns));
 		else
-			log_warn("hook %s: timed out after %s, %.1f ms",
-				 h->name, tbuf, ms(r->dur_ns));
+			log_warn("hook %s: timed out after %s, did not end, "
+				 "%.1f ms", h->name, tbuf, ms(r->dur_ns));
 		break;
 	case R_ABORTED:
 		log_warn("hook %s: stopped with vmgend, %.1f ms", h->name,
