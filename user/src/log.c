@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,10 +25,29 @@ static struct {
 	int where;
 	int fd;
 	pid_t pid;
-} lg = { "vmgen", 0, TO_STDERR, -1, 0 };
+	int journal;	/* stderr is systemd's journal stream */
+} lg = { "vmgen", 0, TO_STDERR, -1, 0, 0 };
 
 static char msgbuf[2048];
 static char outbuf[2304];
+
+/*
+ * Under systemd, stderr may be a stream into the journal (JOURNAL_STREAM
+ * names it): there a "<N>" prefix keeps each line's priority, and the
+ * journal adds the name itself.
+ */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *ident, int verbose)
 {
@@ -34,6 +55,7 @@ void log_init(const char *ident, int verbose)
 	lg.verbose = verbose;
 	lg.where = TO_STDERR;
 	lg.fd = -1;
+	lg.journal = stderr_is_journal();
 }
 
 static int connect_syslog(void)
@@ -116,9 +138,15 @@ void logmsg(int prio, const char *fmt, ...)
 		lg.where = TO_STDERR;
 		/* fall through */
 	case TO_STDERR:
-		n = snprintf(outbuf, sizeof(outbuf), "%s: %s%s\n", lg.ident,
-			     prio <= LOG_ERR ? "error: " :
-			     prio == LOG_WARNING ? "warning: " : "", msgbuf);
+		if (lg.journal)
+			n = snprintf(outbuf, sizeof(outbuf), "<%d>%s\n", prio,
+				     msgbuf);
+		else
+			n = snprintf(outbuf, sizeof(outbuf), "%s: %s%s\n",
+				     lg.ident,
+				     prio <= LOG_ERR ? "error: " :
+				     prio == LOG_WARNING ? "warning: " : "",
+				     msgbuf);
 		if (n < 0)
 			break;
 		if ((size_t)n >= sizeof(outbuf)) {
