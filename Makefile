@@ -8,7 +8,10 @@ PREFIX ?= /usr
 DESTDIR ?=
 # arm64-*: the same Debian cloud kernels for arm64, device tree guests
 # under qemu-system-aarch64 (docs/rig.md, "arm64"; about 2 minutes).
-KERNELS ?= 5.10,6.1,6.12,7.x,arm64-6.1,arm64-6.12
+# debug-6.12: a KASAN/UBSAN/lockdep/kmemleak kernel built here (once, ~6
+# minutes), running the stress and hostile-host scenarios (about 4 minutes;
+# docs/reliability.md). make check-debug runs the module scenarios on it too.
+KERNELS ?= 5.10,6.1,6.12,7.x,arm64-6.1,arm64-6.12,debug-6.12
 SCENARIOS ?=
 VMGEN_CACHE ?= /var/cache/vmgen
 export VMGEN_CACHE
@@ -17,7 +20,7 @@ LINUX_SRC = $(shell selftests/rig/linux-source.sh)
 LINT_SERIES ?= 6.12
 
 .PHONY: all modules user install modules_install user_install lint \
-	check selftests demo clean
+	check check-systemd check-debug selftests demo bench clean
 
 all: modules user
 
@@ -57,10 +60,29 @@ selftests:
 check:
 	selftests/check.sh --kernels $(KERNELS) $(if $(SCENARIOS),--scenarios $(SCENARIOS))
 
+# Only the end-to-end test with real parts (also the 6.12 leg's scenario
+# systemd-guest of make check): the packages in a Debian bookworm image
+# booted by systemd, a snapshot, a restored clone (docs/rig.md, "The
+# systemd guest").
+check-systemd:
+	selftests/systemd-guest.sh
+
+# The module scenarios and the stress/hostile ones on a debug kernel (KASAN,
+# UBSAN, lockdep, kmemleak, ...) built from Debian's linux-source-6.12 and
+# cached in $(VMGEN_CACHE)/debug-kernel: docs/reliability.md.
+check-debug:
+	selftests/check-debug.sh $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+
 # The README's first command: boot a guest with both modules, vmgend and
 # the example hooks, snapshot it, restore three clones, show what ran.
 demo:
 	selftests/demo.sh
+
+# Every way to learn of a restore, side by side, in one run on the rig
+# (TCG): prints the table, writes build/bench/ and refreshes
+# docs/benchmarks.md and docs/benchmarks.svg. About 4 minutes warm.
+bench:
+	selftests/bench.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true

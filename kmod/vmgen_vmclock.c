@@ -52,6 +52,14 @@ static_assert(sizeof(struct vmclock_abi) == 0x70);
 #define VMCLOCK_MIN_REGION	0x20
 /* How long a reader waits for the host to finish an update. */
 #define VMCLOCK_READ_TIMEOUT_MS	100
+#define VMCLOCK_READ_TIMEOUT_US	(VMCLOCK_READ_TIMEOUT_MS * USEC_PER_MSEC)
+/*
+ * The notification path waits much less, and looks again this much later:
+ * a host that leaves the page mid-update must not cost the guest a busy
+ * wait per notification.
+ */
+#define VMCLOCK_NOTIFY_READ_US	100
+#define VMCLOCK_NOTIFY_RETRY_MS	100
 
 /* The counter get_cycles() reads on this architecture. */
 #if defined(CONFIG_X86)
@@ -114,9 +122,10 @@ struct vmclock_state {
 	unsigned long watch_interval;	/* jiffies */
 	u32 watch_seq;			/* last even seq_count the watch saw */
 	struct delayed_work watch_work;
-	struct work_struct notify_work;
+	struct delayed_work notify_work;
 	atomic64_t events;
 	atomic64_t last_notify_ns;
+	u64 seen_events;		/* owned by notify_work */
 	u64 seen_marker;		/* owned by notify_work */
 	u64 seen_gen;			/* owned by notify_work */
 
@@ -178,13 +187,14 @@ static bool vmclock_read_retry(const struct vmclock_state *st, u32 seq)
 
 /*
  * Copy @len bytes at @off of the page as one consistent snapshot, giving up
- * after VMCLOCK_READ_TIMEOUT_MS. Stores the seq_count it matched in @seqp.
+ * after @timeout_us. Stores the seq_count it matched in @seqp. May sleep.
  */
 static int vmclock_snapshot(const struct vmclock_state *st, void *dst,
-			    size_t off, size_t len, u32 *seqp)
+			    size_t off, size_t len, u32 *seqp,
+			    unsigned int timeout_us)
 {
 	const u8 *src = (const u8 *)st->clk + off;
-	ktime_t deadline = ktime_add_ms(ktime_get(), VMCLOCK_READ_TIMEOUT_MS);
+	ktime_t deadline = ktime_add_us(ktime_get(), timeout_us);
 	u32 seq;
 
 	for (;;) {
@@ -194,6 +204,8 @@ static int vmclock_snapshot(const struct vmclock_state *st, void *dst,
 			break;
 		if (ktime_after(ktime_get(), deadline))
 			return -ETIMEDOUT;
+		/* A host stuck mid-update must not hold this CPU for long. */
+		cond_resched();
 		cpu_relax();
 	}
 	if (seqp)
@@ -203,11 +215,12 @@ static int vmclock_snapshot(const struct vmclock_state *st, void *dst,
 
 /* The struct as far as the page holds it; fields it lacks read as 0. */
 static int vmclock_snapshot_abi(const struct vmclock_state *st,
-				struct vmclock_abi *abi)
+				struct vmclock_abi *abi, unsigned int timeout_us)
 {
 	memset(abi, 0, sizeof(*abi));
 	return vmclock_snapshot(st, abi, 0,
-				min_t(size_t, st->size, sizeof(*abi)), NULL);
+				min_t(size_t, st->size, sizeof(*abi)), NULL,
+				timeout_us);
 }
 
 static void vmclock_counters_from(const struct vmclock_state *st,
@@ -223,12 +236,13 @@ static void vmclock_counters_from(const struct vmclock_state *st,
 }
 
 static int vmclock_read_counters(const struct vmclock_state *st,
-				 struct vmclock_counters *c)
+				 struct vmclock_counters *c,
+				 unsigned int timeout_us)
 {
 	struct vmclock_abi abi;
 	int ret;
 
-	ret = vmclock_snapshot_abi(st, &abi);
+	ret = vmclock_snapshot_abi(st, &abi, timeout_us);
 	if (ret)
 		return ret;
 	vmclock_counters_from(st, &abi, c);
@@ -240,14 +254,15 @@ static int vmclock_read_counters(const struct vmclock_state *st,
 /*
  * Called for every notification, from the ACPI notify handler, the IRQ
  * handler or the seq_count watch. O(1); the rest is left to notify_work,
- * which coalesces a burst into one run.
+ * which coalesces a burst into one run (and, while a look again is
+ * pending, into that one).
  */
 static void vmclock_notify(struct vmclock_state *st)
 {
 	atomic64_set(&st->last_notify_ns, ktime_get_ns());
 	atomic64_inc(&st->events);
 	wake_up_interruptible(&st->wait);
-	schedule_work(&st->notify_work);
+	schedule_delayed_work(&st->notify_work, 0);
 }
 
 static void vmclock_send_uevent(struct vmclock_state *st,
@@ -280,23 +295,35 @@ static void vmclock_send_uevent(struct vmclock_state *st,
 /* Everything about a notification that may sleep. */
 static void vmclock_notify_work(struct work_struct *work)
 {
-	struct vmclock_state *st = container_of(work, struct vmclock_state,
+	struct vmclock_state *st = container_of(to_delayed_work(work),
+						struct vmclock_state,
 						notify_work);
 	struct vmclock_counters c;
 	struct kobject *kobj;
 	bool marker_changed, gen_changed;
+	u64 events;
 
 	/* A notification may arrive while probe still registers the device. */
 	if (!smp_load_acquire(&st->misc_registered))
 		return;
 	kobj = &st->miscdev.this_device->kobj;
 
-	sysfs_notify(kobj, NULL, "events");
-	sysfs_notify(kobj, NULL, "last_notify_ns");
+	events = atomic64_read(&st->events);
+	if (events != st->seen_events) {
+		st->seen_events = events;
+		sysfs_notify(kobj, NULL, "events");
+		sysfs_notify(kobj, NULL, "last_notify_ns");
+	}
 
-	/* If the page stays mid-update, the next notification catches up. */
-	if (vmclock_read_counters(st, &c))
+	/*
+	 * The page is mid-update: look again a little later rather than wait
+	 * for the host here (for as long as it likes), or lose the change.
+	 */
+	if (vmclock_read_counters(st, &c, VMCLOCK_NOTIFY_READ_US)) {
+		schedule_delayed_work(&st->notify_work,
+				      msecs_to_jiffies(VMCLOCK_NOTIFY_RETRY_MS));
 		return;
+	}
 
 	marker_changed = c.has_marker && c.marker != st->seen_marker;
 	gen_changed = c.has_gen && c.gen != st->seen_gen;
@@ -435,7 +462,7 @@ static void vmclock_stop_notify(struct vmclock_state *st)
 	case VMCLOCK_NOTIFY_NONE:
 		break;
 	}
-	cancel_work_sync(&st->notify_work);
+	cancel_delayed_work_sync(&st->notify_work);
 }
 
 /* ---- /dev/vmclockN ---- */
@@ -494,7 +521,8 @@ static ssize_t vmclock_read(struct file *file, char __user *buf,
 	if (!kbuf)
 		return -ENOMEM;
 
-	ret = vmclock_snapshot(st, kbuf, pos, count, &seq);
+	ret = vmclock_snapshot(st, kbuf, pos, count, &seq,
+			       VMCLOCK_READ_TIMEOUT_US);
 	if (!ret && copy_to_user(buf, kbuf, count))
 		ret = -EFAULT;
 	kfree(kbuf);
@@ -580,7 +608,8 @@ static ssize_t vm_generation_counter_show(struct device *dev,
 	struct vmclock_counters c;
 	int ret;
 
-	ret = vmclock_read_counters(dev_to_vmclock(dev), &c);
+	ret = vmclock_read_counters(dev_to_vmclock(dev), &c,
+				    VMCLOCK_READ_TIMEOUT_US);
 	if (ret)
 		return ret;
 	if (!c.has_gen)
@@ -595,7 +624,8 @@ static ssize_t disruption_marker_show(struct device *dev,
 	struct vmclock_counters c;
 	int ret;
 
-	ret = vmclock_read_counters(dev_to_vmclock(dev), &c);
+	ret = vmclock_read_counters(dev_to_vmclock(dev), &c,
+				    VMCLOCK_READ_TIMEOUT_US);
 	if (ret)
 		return ret;
 	if (!c.has_marker)
@@ -926,7 +956,7 @@ static int vmclock_probe(struct platform_device *pdev)
 	st->size = le32_to_cpu(clk->size);
 	st->index = -1;
 	init_waitqueue_head(&st->wait);
-	INIT_WORK(&st->notify_work, vmclock_notify_work);
+	INIT_DELAYED_WORK(&st->notify_work, vmclock_notify_work);
 	INIT_DELAYED_WORK(&st->watch_work, vmclock_watch_work);
 	atomic64_set(&st->events, 0);
 	atomic64_set(&st->last_notify_ns, 0);
@@ -938,7 +968,7 @@ static int vmclock_probe(struct platform_device *pdev)
 	/* Set before any notification handler can run. */
 	platform_set_drvdata(pdev, st);
 
-	if (vmclock_snapshot_abi(st, &abi)) {
+	if (vmclock_snapshot_abi(st, &abi, VMCLOCK_READ_TIMEOUT_US)) {
 		/* Still bind, as upstream: read() reports the timeout. */
 		dev_warn(dev, "page stays mid-update (seq_count 0x%x)\n",
 			 vmclock_seq(st));
@@ -968,7 +998,7 @@ static int vmclock_probe(struct platform_device *pdev)
 		}
 		/* Catch up with a notification that came in meanwhile. */
 		if (atomic64_read(&st->events))
-			schedule_work(&st->notify_work);
+			schedule_delayed_work(&st->notify_work, 0);
 	}
 
 	vmclock_register_ptp(st, dev, &abi);

@@ -405,6 +405,104 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# hostile host: notification storms and random pages
+SOCK=$tmp/storm.sock
+start_listener "$SOCK"
+out=$(printf 'notify-storm count=300 target=vmgenid\nnotify-storm-wait\n' | emu --uart "$SOCK" 2>&1)
+echo "$out" | sed -n 1p | grep -qx 'ok storm=started' &&
+	echo "$out" | sed -n 2p | grep -qE '^ok sent=300 events=0 ms=[0-9]+$'
+st=$?
+for _ in $(seq 30); do
+	[ "$(grep -c '^02$' "$tmp/uart.log")" = 300 ] && break
+	sleep 0.1
+done
+[ $st -eq 0 ] && [ "$(grep -c '^02$' "$tmp/uart.log")" = 300 ] &&
+	[ "$(grep -vc -e '^02$' -e '^connect$' "$tmp/uart.log")" = 0 ]
+tap $? "notify-storm count=300 target=vmgenid: 300 bytes 02, reply after wait" "$out" "$(sort "$tmp/uart.log" | uniq -c)"
+
+emu -c vmclock-init >/dev/null
+: >"$tmp/uart.log"
+out=$(printf 'notify-storm count=50 event=1\nvmclock-event notify=0\nnotify-storm-wait\nvmclock-get\n' |
+      emu --uart "$SOCK" 2>&1)
+res=$(py 'print(u64(0x10), u64(0x68), u32(0xc) % 2)')
+for _ in $(seq 30); do
+	[ "$(grep -c '^01$' "$tmp/uart.log")" = 50 ] && break
+	sleep 0.1
+done
+# The storm may be over before the second command runs: then it is allowed.
+want="50 50 0"
+echo "$out" | sed -n 2p | grep -q '^ok ' && want="51 51 0"
+echo "$out" | sed -n 3p | grep -qE '^ok sent=50 events=50 ms=' &&
+	[ "$res" = "$want" ] && [ "$(grep -c '^01$' "$tmp/uart.log")" = 50 ]
+tap $? "notify-storm event=1: one vmclock event per byte, page consistent" "$out" "$res"
+echo "$out" | sed -n 2p | grep -qE '^(err busy|ok seq=)'
+tap $? "page writers are refused while an event storm writes the page" "$out"
+
+vmgen_before=$(py 'print(vgen.hex())')
+gen_before=$(py 'print(u64(0x68))')
+out=$(printf 'notify-storm count=20 target=both event=1\nnotify-storm-wait\n' | emu --uart "$SOCK" 2>&1)
+res=$(py 'print(u64(0x68), vgen.hex())')
+[ "${res%% *}" = $((gen_before + 20)) ] && [ "${res#* }" != "$vmgen_before" ] &&
+	echo "$out" | sed -n 2p | grep -q '^ok sent=20 events=20 '
+tap $? "notify-storm target=both event=1 bumps both devices" "$out" "$res"
+
+out=$(printf 'notify-storm count=20 gap_us=20000\nnotify-storm-wait\n' | emu --uart "$SOCK" 2>&1)
+ms=$(echo "$out" | sed -n 's/^ok sent=20 events=0 ms=\([0-9]*\)$/\1/p')
+[ -n "$ms" ] && [ "$ms" -ge 380 ]
+tap $? "notify-storm gap_us=20000: 20 bytes take at least 380 ms" "$out"
+
+out=$(printf 'vmclock-hammer ms=1500\nnotify-storm ms=300 target=vmclock\nnotify-storm count=5 event=1\nnotify-storm-wait\nvmclock-hammer-wait\n' |
+      emu --uart "$SOCK" 2>&1)
+echo "$out" | sed -n 2p | grep -qx 'ok storm=started' &&
+	echo "$out" | sed -n 3p | grep -qx 'err busy' &&
+	echo "$out" | sed -n 4p | grep -qE '^ok sent=[1-9][0-9]* events=0 ms=[0-9]+$' &&
+	echo "$out" | sed -n 5p | grep -qE '^ok updates=[1-9]'
+tap $? "a time-bounded storm runs alongside the hammer; an event storm does not" "$out"
+stop_listener
+
+out=$(printf 'notify-storm\nnotify-storm count=1 target=nope\nnotify-storm count=x\nnotify-storm-wait\nnotify-storm count=1 bogus=1\n' |
+      emu 2>&1)
+[ "$(echo "$out" | grep -c '^err ')" = 5 ]
+tap $? "notify-storm: usage, bad target/value/key, wait without a storm are errors" "$out"
+out=$(emu -c "notify-storm count=1" 2>&1)
+[ "$out" = "err no uart" ]
+tap $? "notify-storm without --uart: err no uart" "$out"
+
+emu -c vmclock-init >/dev/null
+out1=$(emu -c "vmclock-random-page seed=7" 2>&1)
+page1=$(py 'print(page.hex())')
+emu -c vmclock-init >/dev/null
+out2=$(emu -c "vmclock-random-page seed=7" 2>&1)
+page2=$(py 'print(page.hex())')
+emu -c "vmclock-random-page seed=8" >/dev/null
+page3=$(py 'print(page.hex())')
+[ "$out1" = "$out2" ] && [ "$page1" = "$page2" ] && [ "$page1" != "$page3" ] &&
+	[[ "$out1" == "ok seed=7 magic="* ]]
+tap $? "vmclock-random-page: the same seed gives the same page, another seed another" "$out1" "$out2"
+
+res=$(py 'print(u32(0), u32(4), u16(8), u32(0xc))')
+out=$(emu -c "vmclock-random-page seed=8" 2>&1)
+[ "$out" = "ok seed=8 magic=$(printf '0x%x' "$(echo "$res" | cut -d' ' -f1)") size=$(printf '0x%x' "$(echo "$res" | cut -d' ' -f2)") version=$(echo "$res" | cut -d' ' -f3) seq=$(echo "$res" | cut -d' ' -f4) flags=$(py 'print(hex(u64(0x18)))')" ]
+tap $? "vmclock-random-page reports the header it wrote" "$out" "$res"
+
+good=0 magic_ok=0 sizes=""
+for seed in $(seq 1 60); do
+	emu -c "vmclock-random-page seed=$seed valid_header=1" >/dev/null
+	r=$(py 'print(u32(0) == 0x4b4c4356 and u32(4) == 0x1000 and u16(8) == 1)')
+	[ "$r" = True ] && good=$((good + 1))
+	emu -c "vmclock-random-page seed=$seed" >/dev/null
+	r=$(py 'print(u32(0) == 0x4b4c4356, hex(u32(4)))')
+	[ "${r%% *}" = True ] && magic_ok=$((magic_ok + 1))
+	sizes="$sizes ${r#* }"
+done
+nsizes=$(echo "$sizes" | tr ' ' '\n' | sort -u | grep -c .)
+[ $good = 60 ] && [ $magic_ok -gt 10 ] && [ $magic_ok -lt 50 ] && [ "$nsizes" -gt 5 ]
+tap $? "random pages: valid_header=1 keeps the header, =0 varies magic and size" "good=$good magic_ok=$magic_ok sizes=$nsizes"
+out=$(emu -c "vmclock-random-page seed=1 notify=1" 2>&1)
+[ "$out" = "err no uart" ]
+tap $? "vmclock-random-page notify=1 without --uart: err no uart" "$out"
+
+# ---------------------------------------------------------------------------
 # the rig's SSDT
 if command -v iasl >/dev/null 2>&1 && [ -x "$ASL_BUILD" ]; then
 	"$ASL_BUILD" "$tmp/aml" >"$tmp/aml.log" 2>&1

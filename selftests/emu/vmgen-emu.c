@@ -179,6 +179,19 @@ static int hammer_active;	/* atomic: thread is writing the page */
 static uint64_t hammer_ms;
 static uint64_t hammer_updates;	/* written by the thread, read after join */
 
+/* notify-storm: a thread writing notification bytes as fast as it can. */
+static pthread_t storm_thread;
+static bool storm_joinable;	/* started and not yet joined */
+static int storm_active;	/* atomic: the thread runs */
+static int storm_writes;	/* atomic: ... and it writes the devices */
+static uint64_t storm_count, storm_ms, storm_gap_us;
+static uint8_t storm_byte;
+static uint64_t storm_sent, storm_events, storm_elapsed_ms;
+static int storm_failed;
+static char storm_err[REPLY_MAX];
+/* The storm thread and the command loop both write to the UART socket. */
+static pthread_mutex_t uart_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- page access: single aligned stores only -------------------------- */
 
 static uint64_t pg_load(unsigned int off, unsigned int size, int order)
@@ -477,7 +490,7 @@ static void uart_close(void)
 }
 
 /* Write the one notification byte; reconnects once if QEMU went away. */
-static int uart_notify(uint8_t byte, char *out, size_t sz)
+static int uart_notify_locked(uint8_t byte, char *out, size_t sz)
 {
 	if (!uart_path) {
 		snprintf(out, sz, "no uart");
@@ -503,6 +516,16 @@ static int uart_notify(uint8_t byte, char *out, size_t sz)
 		uart_close();
 	}
 	return -1;
+}
+
+static int uart_notify(uint8_t byte, char *out, size_t sz)
+{
+	int ret;
+
+	pthread_mutex_lock(&uart_lock);
+	ret = uart_notify_locked(byte, out, sz);
+	pthread_mutex_unlock(&uart_lock);
+	return ret;
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -950,6 +973,228 @@ static int cmd_notify(int argc, char **argv, char *out, size_t sz)
 	return 0;
 }
 
+
+/* ---- hostile host: storms and random pages ---------------------------- */
+
+/* splitmix64: small, and the same sequence for the same seed everywhere. */
+static uint64_t prng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void *storm_main(void *arg)
+{
+	uint64_t start = now_ms(), prng = start;
+	bool event = __atomic_load_n(&storm_writes, __ATOMIC_ACQUIRE);
+	char err[REPLY_MAX];
+
+	(void)arg;
+	while (!storm_count || storm_sent < storm_count) {
+		if (event && (storm_byte & NOTIFY_VMCLOCK)) {
+			uint32_t odd = seq_begin();
+
+			st64(OFF_MARKER, ld64(OFF_MARKER) + 1);
+			st64(OFF_GEN, ld64(OFF_GEN) + 1);
+			seq_end(odd);
+		}
+		if (event && (storm_byte & NOTIFY_VMGENID)) {
+			__atomic_store_n((uint64_t *)vgen, prng_next(&prng),
+					 __ATOMIC_RELAXED);
+			__atomic_store_n((uint64_t *)(vgen + 8),
+					 prng_next(&prng), __ATOMIC_RELEASE);
+		}
+		if (event)
+			storm_events++;
+		if (uart_notify(storm_byte, err, sizeof(err))) {
+			memcpy(storm_err, err, sizeof(storm_err));
+			storm_failed = 1;
+			break;
+		}
+		storm_sent++;
+		if (storm_gap_us) {
+			struct timespec ts = { storm_gap_us / 1000000,
+					       (storm_gap_us % 1000000) * 1000 };
+
+			nanosleep(&ts, NULL);
+			if (storm_ms && now_ms() - start >= storm_ms)
+				break;
+		} else if (storm_ms && !(storm_sent % 64) &&
+			   now_ms() - start >= storm_ms) {
+			break;
+		}
+	}
+	storm_elapsed_ms = now_ms() - start;
+	__atomic_store_n(&storm_writes, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&storm_active, 0, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void storm_join(void)
+{
+	if (storm_joinable) {
+		pthread_join(storm_thread, NULL);
+		storm_joinable = false;
+	}
+}
+
+static int cmd_notify_storm(int argc, char **argv, char *out, size_t sz)
+{
+	static const char *const keys[] = {
+		"count", "ms", "event", "gap_us", NULL
+	};
+	static const uint64_t max[] = {
+		100000000, 3600 * 1000, BOOL_MAX, 1000000
+	};
+	uint64_t v[] = { 0, 0, 0, 0 };
+	bool given[4] = { false };
+	char *rest[MAX_ARGS];
+	int nrest = 0, err;
+	uint8_t byte = NOTIFY_VMCLOCK;
+
+	/* target= takes a word; the numeric keys go through get_opts(). */
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "target=", 7)) {
+			rest[nrest++] = argv[i];
+			continue;
+		}
+		if (!strcmp(argv[i] + 7, "vmclock")) {
+			byte = NOTIFY_VMCLOCK;
+		} else if (!strcmp(argv[i] + 7, "vmgenid")) {
+			byte = NOTIFY_VMGENID;
+		} else if (!strcmp(argv[i] + 7, "both")) {
+			byte = NOTIFY_VMCLOCK | NOTIFY_VMGENID;
+		} else {
+			snprintf(out, sz, "unknown target '%.64s'", argv[i] + 7);
+			return -1;
+		}
+	}
+	if (get_opts(nrest, rest, keys, max, v, given, out, sz))
+		return -1;
+	if (!v[0] && !v[1]) {
+		snprintf(out, sz, "usage: notify-storm [count=N] [ms=N] "
+			 "[target=vmclock|vmgenid|both] [event=0|1] [gap_us=N] "
+			 "(count or ms > 0)");
+		return -1;
+	}
+	if (!uart_path) {
+		snprintf(out, sz, "no uart");
+		return -1;
+	}
+	if (__atomic_load_n(&storm_active, __ATOMIC_ACQUIRE) ||
+	    (v[2] && __atomic_load_n(&hammer_active, __ATOMIC_ACQUIRE))) {
+		snprintf(out, sz, "busy");
+		return -1;
+	}
+	storm_join();	/* a finished, never waited-for run */
+	storm_count = v[0];
+	storm_ms = v[1];
+	storm_gap_us = v[3];
+	storm_byte = byte;
+	storm_sent = storm_events = storm_elapsed_ms = 0;
+	storm_failed = 0;
+	__atomic_store_n(&storm_writes, (int)v[2], __ATOMIC_RELEASE);
+	__atomic_store_n(&storm_active, 1, __ATOMIC_RELEASE);
+	err = pthread_create(&storm_thread, NULL, storm_main, NULL);
+	if (err) {
+		__atomic_store_n(&storm_writes, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&storm_active, 0, __ATOMIC_RELEASE);
+		snprintf(out, sz, "pthread_create: %s", strerror(err));
+		return -1;
+	}
+	storm_joinable = true;
+	snprintf(out, sz, "storm=started");
+	return 0;
+}
+
+static int cmd_notify_storm_wait(int argc, char **argv, char *out, size_t sz)
+{
+	(void)argv;
+	if (argc) {
+		snprintf(out, sz, "usage: notify-storm-wait");
+		return -1;
+	}
+	if (!storm_joinable) {
+		snprintf(out, sz, "no storm running");
+		return -1;
+	}
+	storm_join();
+	if (storm_failed) {
+		snprintf(out, sz, "after %" PRIu64 " bytes: %s", storm_sent,
+			 storm_err);
+		return -1;
+	}
+	snprintf(out, sz, "sent=%" PRIu64 " events=%" PRIu64 " ms=%" PRIu64,
+		 storm_sent, storm_events, storm_elapsed_ms);
+	return 0;
+}
+
+/* Sizes a hostile page claims: around every boundary the guest checks. */
+static const uint32_t random_sizes[] = {
+	0, 1, 0x10, 0x1f, 0x20, 0x27, 0x28, 0x50, 0x58, 0x6f, 0x70, 0x71,
+	0x800, 0xfff, 0x1000, 0x1001, 0x2000, 0xffffffff,
+};
+
+/*
+ * A malformed page from a seed, written raw (no seqcount: a hostile host
+ * does not follow it). With valid_header=0 each of magic, size and version
+ * is right half of the time; with 1 they are right and everything else,
+ * seq_count and flags included, is random.
+ */
+static int cmd_vmclock_random_page(int argc, char **argv, char *out,
+				   size_t sz)
+{
+	static const char *const keys[] = {
+		"seed", "valid_header", "notify", NULL
+	};
+	static const uint64_t max[] = { UINT64_MAX, BOOL_MAX, BOOL_MAX };
+	uint64_t v[] = { 0, 0, 0 };
+	bool given[3] = { false };
+	uint64_t prng, magic, size, version;
+
+	if (get_opts(argc, argv, keys, max, v, given, out, sz))
+		return -1;
+	if (!given[0]) {
+		snprintf(out, sz, "usage: vmclock-random-page seed=N "
+			 "[valid_header=0|1] [notify=0|1]");
+		return -1;
+	}
+	if (v[2] && !uart_path) {
+		snprintf(out, sz, "no uart");
+		return -1;
+	}
+	prng = v[0];
+	/* Everything after the header: random words, seq_count included. */
+	for (unsigned int off = 8; off < VCLK_REGION; off += 8)
+		st64(off, prng_next(&prng));
+	magic = prng_next(&prng);
+	size = prng_next(&prng);
+	version = prng_next(&prng);
+	if (v[1] || (magic & 1))
+		magic = VCLK_MAGIC;
+	if (v[1] || (size & 1))
+		size = VCLK_REGION;
+	else
+		size = random_sizes[(size >> 1) % (sizeof(random_sizes) /
+						   sizeof(random_sizes[0]))];
+	if (v[1] || (version & 1))
+		version = 1;
+	else
+		version = (version >> 1) & 0xffff;
+	pg_store(OFF_MAGIC, 4, magic, __ATOMIC_RELAXED);
+	pg_store(OFF_SIZE, 4, size, __ATOMIC_RELAXED);
+	pg_store(OFF_VERSION, 2, version, __ATOMIC_RELEASE);
+	if (v[2] && uart_notify(NOTIFY_VMCLOCK, out, sz))
+		return -1;
+	snprintf(out, sz, "seed=%" PRIu64 " magic=0x%" PRIx64 " size=0x%"
+		 PRIx64 " version=%" PRIu64 " seq=%" PRIu32 " flags=0x%" PRIx64,
+		 v[0], magic, size, version, seq_load(), ld64(OFF_FLAGS));
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	cmd_fn fn;
@@ -965,6 +1210,10 @@ static const struct command {
 	{ "vmclock-get",	 cmd_vmclock_get,	  true },
 	{ "vmgenid-set",	 cmd_vmgenid_set,	  false },
 	{ "notify",		 cmd_notify,		  false },
+	/* These check for conflicts with the hammer themselves. */
+	{ "notify-storm",	 cmd_notify_storm,	  true },
+	{ "notify-storm-wait",	 cmd_notify_storm_wait,	  true },
+	{ "vmclock-random-page", cmd_vmclock_random_page, false },
 };
 
 /* Run one command line; writes exactly one reply line. Returns 0 if ok. */
@@ -991,7 +1240,8 @@ static int run_line(char *line)
 		if (strcmp(commands[i].name, argv[0]))
 			continue;
 		if (!commands[i].while_hammering &&
-		    __atomic_load_n(&hammer_active, __ATOMIC_ACQUIRE)) {
+		    (__atomic_load_n(&hammer_active, __ATOMIC_ACQUIRE) ||
+		     __atomic_load_n(&storm_writes, __ATOMIC_ACQUIRE))) {
 			snprintf(out, sizeof(out), "busy");
 			goto reply;
 		}
@@ -1171,6 +1421,7 @@ int main(int argc, char **argv)
 		free(line);
 	}
 	hammer_join();
+	storm_join();
 	uart_close();
 	free(cmds);
 	return rc;

@@ -118,8 +118,11 @@ class Guest:
     """A QEMU q35 guest. devices: names from DEVICES in scenarios.py."""
 
     def __init__(self, workdir, name, kernel, initrd, devices, append="",
-                 timeout=300, events=None, incoming=None):
+                 timeout=300, events=None, incoming=None, disk=None):
         self.workdir, self.name, self.kernel = workdir, name, kernel
+        # disk: a raw image on virtio-blk (the systemd guest's root file
+        # system, selftests/rig/systemd_guest.py); clones share it.
+        self.disk = disk
         self.initrd, self.devices = initrd, devices
         self.append_extra, self.timeout = append, timeout
         self.incoming = incoming
@@ -176,6 +179,8 @@ class Guest:
                      "-device", "isa-serial,chardev=ev,iobase=0x2a0,irq=3"]
             append += ["memmap=8K$0x%x" % VMCLOCK_GPA, "pnpacpi=off",
                        "8250.nr_uarts=1"]
+        if self.disk:
+            args += ["-drive", "file=%s,if=virtio,format=raw" % self.disk]
         if "qemu-vmgenid" in self.devices:
             args += ["-device", "vmgenid,guid=auto,id=vmgenid0"]
         if "qemu-vmclock" in self.devices:

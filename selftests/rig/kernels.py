@@ -38,6 +38,12 @@ SERIES = {
     "arm64-6.1": ("bookworm-security", SECURITY),
     "arm64-6.12": ("bookworm-backports", MIRROR),
 }
+# Kernels built here rather than fetched: series -> the script that builds it
+# and prints its tree. debug-6.12 is linux-source-6.12 with KASAN, UBSAN,
+# lockdep, kmemleak & co. (selftests/rig/debug-kernel.sh, docs/reliability.md).
+LOCAL = {
+    "debug-6.12": "selftests/rig/debug-kernel.sh",
+}
 # Plain bookworm in the arm64 configuration, for the guests' busybox-static.
 ARM64_EXTRA_SUITES = [("bookworm", MIRROR)]
 
@@ -180,7 +186,58 @@ def locate_image(root):
     raise SystemExit("no kernel image found under " + root)
 
 
+def fetch_local(series):
+    """A kernel LOCAL builds: its tree is KDIR, its drivers are built in (no
+    modules besides ours), and guests get more time (KASAN under TCG)."""
+    import time
+    from rigcommon import TOP
+    t0 = time.monotonic()
+    out = run([os.path.join(TOP, LOCAL[series])], capture=True)
+    took = time.monotonic() - t0
+    kdir = out.strip().splitlines()[-1]
+    # Build times for docs/reliability.md (selftests/rig/figures.py): the
+    # script's own record of its last cold build, and this run's time.
+    figs = os.path.join(TOP, "build", "rig", series)
+    os.makedirs(figs, exist_ok=True)
+    with open(os.path.join(figs, "kernel-build.figures"), "w") as f:
+        for kind in ("cold", "incremental"):
+            p = os.path.join(os.path.dirname(kdir), "build-time." + kind)
+            if os.path.exists(p):
+                with open(p) as b:
+                    f.write(b.read())
+        f.write("# figure: debug_kernel.this_run_s=%.3f\n" % took)
+    with open(os.path.join(kdir, "include/config/kernel.release")) as f:
+        release = f.read().strip()
+    cfg = {}
+    with open(os.path.join(kdir, ".config")) as f:
+        for line in f:
+            m = re.match(r"(CONFIG_\w+)=(.*)", line)
+            if m:
+                cfg[m.group(1)] = m.group(2)
+    cc_version = re.search(r"gcc[^ ]* \(.*?\) (\d+)",
+                           cfg.get("CONFIG_CC_VERSION_TEXT", ""))
+    return {
+        "series": series,
+        "arch": "amd64",
+        "suite": "local",
+        "version": release,
+        "abi": release,
+        "release": release,
+        "kdir": kdir,
+        "vmlinuz": os.path.join(kdir, "arch/x86/boot/bzImage"),
+        "moddir": os.path.join(os.path.dirname(kdir), "mods/lib/modules",
+                               release),
+        "gcc_major": int(cc_version.group(1)) if cc_version else 0,
+        "vmgenid": cfg.get("CONFIG_VMGENID", "n"),
+        "ptp_vmclock": cfg.get("CONFIG_PTP_1588_CLOCK_VMCLOCK", "n"),
+        "debug": True,
+        "timeout_scale": 4,
+    }
+
+
 def fetch(series, refresh=False):
+    if series in LOCAL:
+        return fetch_local(series)
     dest = os.path.join(KERNEL_DIR, series)
     info_path = os.path.join(dest, "info.json")
     if os.path.exists(info_path) and not refresh:
@@ -258,9 +315,9 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     for series in argv[1:]:
-        if series not in SERIES:
+        if series not in SERIES and series not in LOCAL:
             sys.stderr.write("unknown kernel series %r (have: %s)\n"
-                             % (series, " ".join(SERIES)))
+                             % (series, " ".join(list(SERIES) + list(LOCAL))))
             return 2
         info = fetch(series)
         if argv[0] == "info":

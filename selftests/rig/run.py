@@ -20,6 +20,7 @@ import traceback
 import build
 import kernels
 import scenarios
+import scenarios_stress
 from guest import Guest
 from rigcommon import TOP, log, run
 
@@ -70,8 +71,10 @@ def run_scenario(info, sc):
                 shutil.copyfileobj(f, out)
     events = queue.Queue()
     prefix = "%s/%s" % (info["series"], sc.name)
+    # Debug kernels (KASAN under TCG) get more time.
+    timeout = sc.timeout * info.get("timeout_scale", 1)
     src = Guest(wdir, "guest", info, initrd, sc.devices, append=sc.append,
-                timeout=sc.timeout, events=events)
+                timeout=timeout, events=events)
     live = [src]
     everyone = [src]
     results = []
@@ -90,7 +93,7 @@ def run_scenario(info, sc):
                 % (prefix, time.monotonic() - t0, count))
             for i in range(count):
                 clone = Guest(wdir, "clone%d" % i, info, initrd, sc.devices,
-                              append=sc.append, timeout=sc.timeout,
+                              append=sc.append, timeout=timeout,
                               events=events, incoming=snap)
                 everyone.append(clone)
                 live.append(clone)
@@ -184,6 +187,19 @@ def report(results, out=sys.stdout):
     return not failed
 
 
+def write_figures():
+    """The reliability figures of every run in build/rig, as the table of
+    docs/reliability.md (selftests/rig/figures.py --update refreshes it)."""
+    try:
+        import figures
+        path = os.path.join(WORK, "figures.md")
+        with open(path, "w") as f:
+            f.write(figures.table(figures.collect()))
+        log("figures table: %s" % os.path.relpath(path, TOP))
+    except Exception:  # the figures never decide a verdict
+        traceback.print_exc()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernels", default=",".join(scenarios.ALL))
@@ -192,10 +208,13 @@ def main():
                     help="guests booted at once (default 2)")
     ap.add_argument("--results", help="also append results to this file")
     ap.add_argument("--no-host-tests", action="store_true")
+    ap.add_argument("--debug-all", action="store_true",
+                    help="also run the module scenarios of ON_DEBUG "
+                    "(scenarios_stress.py) on the debug kernel")
     args = ap.parse_args()
     series_list = [k for k in args.kernels.split(",") if k]
     for k in series_list:
-        if k not in kernels.SERIES:
+        if k not in kernels.SERIES and k not in kernels.LOCAL:
             ap.error("unknown kernel %r" % k)
     run(["sh", os.path.join(TOP, "selftests/rig/acpi/build.sh"),
          os.path.join(TOP, "build", "acpi")], quiet=True)
@@ -210,7 +229,8 @@ def main():
             continue
         results.append(("%s/build" % k, "pass", ""))
         for sc in scenarios.select(args.scenarios):
-            if k in sc.kernels:
+            if k in sc.kernels or (args.debug_all and k in kernels.LOCAL
+                                   and sc.name in scenarios_stress.ON_DEBUG):
                 jobs.append((info, sc))
     lock = threading.Lock()
     work = queue.Queue()
@@ -224,7 +244,10 @@ def main():
             except queue.Empty:
                 return
             t0 = time.monotonic()
-            res = run_scenario(info, sc)
+            # a scenario with its own run() boots its guests itself
+            # (scenarios_systemd.py)
+            res = sc.run(info) if hasattr(sc, "run") else \
+                run_scenario(info, sc)
             bad = sum(1 for r in res if r[1] == "fail")
             log("%s/%s: %d results, %d failed, %.0fs" % (
                 info["series"], sc.name, len(res), bad,
@@ -238,6 +261,7 @@ def main():
     for t in threads:
         t.join()
     results.sort(key=lambda r: r[0])
+    write_figures()
     ok = report(results)
     if args.results:
         with open(args.results, "a") as f:

@@ -92,8 +92,11 @@ def _more():
     import scenarios_vmgenid
     import scenarios_user
     import scenarios_arm64
+    import scenarios_stress
+    import scenarios_systemd
     return (scenarios_vmclock.SCENARIOS + scenarios_vmgenid.SCENARIOS +
-            scenarios_user.SCENARIOS + scenarios_arm64.SCENARIOS)
+            scenarios_user.SCENARIOS + scenarios_arm64.SCENARIOS +
+            scenarios_stress.SCENARIOS + scenarios_systemd.SCENARIOS)
 
 
 def select(names=None):

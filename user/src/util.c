@@ -246,7 +246,12 @@ int notify_systemd(const char *msg)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/*
+	 * Never wait for the service manager: with a reader that lags, a
+	 * blocking send stalls vmgend once the socket's queue is full (seen
+	 * after a dozen passes); a dropped STATUS= is harmless.
+	 */
+	w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 		   (struct sockaddr *)&sa, salen);
 	e = errno;
 	close(fd);

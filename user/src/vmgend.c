@@ -30,7 +30,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmgen/vmclock.h>
+#include <vmgen/vmgenid.h>
+
 #include "common.h"
+
+/*
+ * Hooks start with posix_spawn() where the C library does all exec_hook()
+ * does (glibc 2.34: POSIX_SPAWN_SETSID, addclosefrom_np, addchdir_np).
+ * glibc spawns with clone(CLONE_VM | CLONE_VFORK): no copy of vmgend's
+ * page tables, no copy-on-write faults in vmgend after it, and the hook
+ * runs at once instead of after vmgend went back to poll(). Elsewhere:
+ * fork() and exec_hook().
+ */
+#if defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define SPAWN_HOOKS 1
+#include <spawn.h>
+#endif
 
 #define HOOK_OUTPUT_MAX		(64 * 1024)	/* logged per hook, the rest is drained */
 #define KILL_WAIT_NS		(5 * NSEC_PER_SEC)	/* after SIGKILL */
@@ -93,6 +110,8 @@ static struct {
 	unsigned int woke;
 } cyc;
 static uint64_t seen_notify_ns[3];	/* last sysfs value used, per source */
+/* sysfs last_notify_ns per source, kept open: pread() at 0 re-reads it */
+static int notify_attr_fd[3] = { -1, -1, -1 };
 
 enum { P_SIG, P_VMCLOCK, P_VMGENID, P_TRIGGER, P_HOOK, P_N };
 static struct pollfd pfds[P_N];
@@ -186,6 +205,84 @@ static void save_counters(const char *name, const struct counters *c,
 			strerror(errno));
 }
 
+/*
+ * The generation file is written as a pass starts, before its first hook:
+ * on the wake path. Written there the usual way (write_atomic(): create,
+ * chmod, write, fsync, rename, and the rename frees the file it replaces)
+ * it cost about 1 ms under QEMU/TCG, a sixth of the notification-to-
+ * first-hook time (docs/benchmarks.md). So the next file is made ahead,
+ * after each pass: created as GEN_NEXT, mode set, its page allocated; and
+ * vmgend keeps the current file open, so that the rename does not free it
+ * either (that waits until after the pass). The wake path is left with
+ * pwrite, fsync and rename. Any failure falls back to write_atomic().
+ */
+#define GEN_NEXT	".generation.next"
+static int gen_next_fd = -1;	/* GEN_NEXT, ready */
+static int gen_cur_fd = -1;	/* the generation file in place */
+static int gen_old_fd = -1;	/* the one it replaced */
+
+static void gen_prepare(void)
+{
+	char p[512];
+	int fd;
+
+	if (gen_old_fd >= 0) {
+		close(gen_old_fd);
+		gen_old_fd = -1;
+	}
+	if (gen_cur_fd < 0 &&
+	    fmt_str(p, sizeof(p), "%s/generation", opt.state_dir) == 0)
+		gen_cur_fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (gen_next_fd >= 0 ||
+	    fmt_str(p, sizeof(p), "%s/" GEN_NEXT, opt.state_dir) < 0)
+		return;
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0644);
+	if (fd < 0)
+		return;
+	if (fchmod(fd, 0644) < 0) {
+		close(fd);
+		unlink(p);
+		return;
+	}
+	/* the page the contents go to (where the file system can) */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) < 0) {
+		/* pwrite() allocates it then */
+	}
+	gen_next_fd = fd;
+}
+
+static void save_generation(const struct counters *c, uint64_t pass)
+{
+	char tmp[512], dst[512];
+	int n = counters_format(textbuf, sizeof(textbuf), c, pass);
+
+	if (n >= 0 && gen_next_fd >= 0 &&
+	    fmt_str(tmp, sizeof(tmp), "%s/" GEN_NEXT, opt.state_dir) == 0 &&
+	    fmt_str(dst, sizeof(dst), "%s/generation", opt.state_dir) == 0) {
+		if (pwrite(gen_next_fd, textbuf, (size_t)n, 0) == n &&
+		    fsync(gen_next_fd) == 0 && rename(tmp, dst) == 0) {
+			gen_old_fd = gen_cur_fd;
+			gen_cur_fd = gen_next_fd;
+			gen_next_fd = -1;
+			return;
+		}
+		close(gen_next_fd);
+		gen_next_fd = -1;
+		unlink(tmp);
+	}
+	save_counters("generation", c, pass);
+}
+
+static void gen_cleanup(void)
+{
+	char p[512];
+
+	if (gen_next_fd >= 0 &&
+	    fmt_str(p, sizeof(p), "%s/" GEN_NEXT, opt.state_dir) == 0)
+		unlink(p);
+}
+
 /* ---- hooks ---- */
 
 static void scan_hooks(const char *reason)
@@ -229,6 +326,7 @@ static void scan_hooks(const char *reason)
 		 run ? ": " : "", list, other);
 }
 
+#ifndef SPAWN_HOOKS
 static void __attribute__((noreturn)) exec_hook(const struct hook *h,
 						 int outfd, char *event)
 {
@@ -267,6 +365,89 @@ static void __attribute__((noreturn)) exec_hook(const struct hook *h,
 		strerror(errno));
 	_exit(126);
 }
+#endif
+
+#ifdef SPAWN_HOOKS
+/*
+ * Built once at start-up, so that starting a hook allocates nothing: stdin
+ * from hook_null_fd, stdout and stderr from hook_out_fd, every other
+ * descriptor closed, cwd /, own session, empty signal mask, SIGPIPE
+ * default; the umask is vmgend's own 022. hook_out_fd is a fixed number:
+ * it holds the output pipe's write end while a hook starts and /dev/null
+ * otherwise, so that no other open() takes the number.
+ */
+static posix_spawn_file_actions_t hook_fa;
+static posix_spawnattr_t hook_attr;
+static int hook_null_fd = -1, hook_out_fd = -1;
+
+static int reserve_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_NOCTTY | O_CLOEXEC), hi;
+
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	/* never 0-2: the file actions dup onto those */
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(fd);
+	return hi;
+}
+
+/* 0, or -1 with errno */
+static int spawn_setup(void)
+{
+	sigset_t none, dfl;
+	int err;
+
+	hook_null_fd = reserve_fd();
+	hook_out_fd = reserve_fd();
+	if (hook_null_fd < 0 || hook_out_fd < 0)
+		return -1;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	/* these return an error number rather than setting errno */
+	if ((err = posix_spawnattr_init(&hook_attr)) ||
+	    (err = posix_spawnattr_setflags(&hook_attr, POSIX_SPAWN_SETSID |
+					    POSIX_SPAWN_SETSIGMASK |
+					    POSIX_SPAWN_SETSIGDEF)) ||
+	    (err = posix_spawnattr_setsigmask(&hook_attr, &none)) ||
+	    (err = posix_spawnattr_setsigdefault(&hook_attr, &dfl)) ||
+	    (err = posix_spawn_file_actions_init(&hook_fa)) ||
+	    (err = posix_spawn_file_actions_adddup2(&hook_fa, hook_null_fd,
+						    STDIN_FILENO)) ||
+	    (err = posix_spawn_file_actions_adddup2(&hook_fa, hook_out_fd,
+						    STDOUT_FILENO)) ||
+	    (err = posix_spawn_file_actions_adddup2(&hook_fa, hook_out_fd,
+						    STDERR_FILENO)) ||
+	    (err = posix_spawn_file_actions_addclosefrom_np(&hook_fa,
+							    STDERR_FILENO + 1)) ||
+	    (err = posix_spawn_file_actions_addchdir_np(&hook_fa, "/"))) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 and *pid, or an errno value; outfd is closed either way. */
+static int spawn_hook(const struct hook *h, int outfd, char *event,
+		      pid_t *pid)
+{
+	char *argv[3] = { (char *)h->path, event, NULL };
+	int err;
+
+	if (dup3(outfd, hook_out_fd, O_CLOEXEC) < 0) {
+		err = errno;
+		close(outfd);
+		return err;
+	}
+	close(outfd);
+	err = posix_spawn(pid, h->path, &hook_fa, &hook_attr, argv,
+			  hook_envp);
+	/* drop our copy of the write end: the hook's exit makes EOF */
+	dup3(hook_null_fd, hook_out_fd, O_CLOEXEC);
+	return err;
+}
+#endif
 
 static void emit_line(void)
 {
@@ -354,6 +535,44 @@ static int group_alive(pid_t pgid)
 
 /* ---- events ---- */
 
+static void open_notify_attrs(void)
+{
+	unsigned int i;
+
+	for (i = WOKE_VMCLOCK; i <= WOKE_VMGENID; i++) {
+		const char *dir = i == WOKE_VMCLOCK ? pf.vc.sysdir :
+			pf.vg.sysdir;
+		char p[512];
+
+		if (!(i == WOKE_VMCLOCK ? pf.vc.ext : pf.vg.ext) || !dir[0] ||
+		    fmt_str(p, sizeof(p), "%s/%s", dir, i == WOKE_VMCLOCK ?
+			    VMGEN_VMCLOCK_ATTR_LAST_NOTIFY_NS :
+			    VMGENID_ATTR_LAST_NOTIFY_NS) < 0)
+			continue;
+		notify_attr_fd[i] = open(p, O_RDONLY | O_CLOEXEC);
+	}
+}
+
+/* As platform_notify_ns(), without an open() on the wake path. */
+static uint64_t notify_ns_of(unsigned int src)
+{
+	char buf[32];
+	uint64_t v;
+	ssize_t n;
+
+	if (notify_attr_fd[src] < 0)
+		return platform_notify_ns(&pf, src == WOKE_VMCLOCK);
+	n = pread(notify_attr_fd[src], buf, sizeof(buf) - 1, 0);
+	if (n < 0)	/* the device went away: look it up again */
+		return platform_notify_ns(&pf, src == WOKE_VMCLOCK);
+	if (n == 0)
+		return 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return parse_u64(buf, &v) < 0 ? 0 : v;
+}
+
 /* src: WOKE_VMCLOCK or WOKE_VMGENID, one at a time */
 static void note_wake(unsigned int src)
 {
@@ -364,7 +583,7 @@ static void note_wake(unsigned int src)
 		cyc.first_wake_ns = now;
 	cyc.woke |= src;
 	/* the kernel's own timestamp of the notification, when it has one */
-	ns = platform_notify_ns(&pf, src == WOKE_VMCLOCK);
+	ns = notify_ns_of(src);
 	if (ns && ns != seen_notify_ns[src] && (int64_t)ns <= now) {
 		seen_notify_ns[src] = ns;
 		if (!cyc.notify_ns || (int64_t)ns < cyc.notify_ns)
@@ -584,6 +803,29 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	t0 = now_ns();
+#ifdef SPAWN_HOOKS
+	{
+		int err = spawn_hook(h, p[1], event, &pid);
+
+		if (err) {
+			close(p[0]);
+			r->dur_ns = now_ns() - t0;
+			if (err == EAGAIN || err == ENOMEM) {
+				r->kind = R_ERROR;
+				r->code = err;
+				log_err("hook %s: posix_spawn: %s", h->name,
+					strerror(err));
+				return;
+			}
+			/* what exec_hook()'s child says and does */
+			log_info("hook %s: cannot execute %s: %s", h->name,
+				 h->path, strerror(err));
+			r->kind = R_EXIT;
+			r->code = 126;
+			return;
+		}
+	}
+#else
 	pid = fork();
 	if (pid < 0) {
 		r->kind = R_ERROR;
@@ -596,6 +838,7 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 	if (pid == 0)
 		exec_hook(h, p[1], event);
 	close(p[1]);
+#endif
 
 	memset(&hr, 0, sizeof(hr));
 	hr.pid = pid;
@@ -845,7 +1088,7 @@ static void run_pass(const char *event_c, const struct counters *cur,
 	pass_no++;
 	notify = notify_ns ? notify_ns : first_wake_ns ? first_wake_ns :
 							 now_ns();
-	save_counters("generation", cur, pass_no);
+	save_generation(cur, pass_no);
 	if (rescan_requested) {
 		rescan_requested = 0;
 		scan_hooks("SIGHUP");
@@ -908,6 +1151,7 @@ static void run_pass(const char *event_c, const struct counters *cur,
 		"STATUS=pass %llu: %s, %s", (unsigned long long)pass_no,
 		event, status);
 	notify_systemd(status_msg);
+	gen_prepare();		/* for the next pass, off its wake path */
 }
 
 /* ---- main loop ---- */
@@ -1069,7 +1313,7 @@ static void startup_state(void)
 	}
 	/* notifications before now are not the next one's */
 	for (i = WOKE_VMCLOCK; i <= WOKE_VMGENID; i++)
-		seen_notify_ns[i] = platform_notify_ns(&pf, i == WOKE_VMCLOCK);
+		seen_notify_ns[i] = notify_ns_of((unsigned int)i);
 
 	fmt_str(path, sizeof(path), "%s/handled", opt.state_dir);
 	if (counters_load(path, &handled, &pass_no) < 0) {
@@ -1187,6 +1431,21 @@ static void prefault(void)
 	memset(env_store, 0, sizeof(env_store));
 	memset(hr.line, 0, sizeof(hr.line));
 	(void)platform_read(&pf, &sel, &c);
+	/*
+	 * What a pass uses and start-up does not: the floating-point
+	 * formats (their code and tables would fault in on the first pass,
+	 * the one after a restore) and the UTC time of last-pass.
+	 */
+	{
+		char tmp[64];
+		struct tm tm;
+		time_t t = 0;
+
+		fmt_str(tmp, sizeof(tmp), "%.3f %.1f", 0.5, 0.5);
+		gmtime_r(&t, &tm);
+		if (!strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%SZ", &tm))
+			tmp[0] = '\0';
+	}
 }
 
 static void usage(FILE *f)
@@ -1432,6 +1691,13 @@ int main(int argc, char **argv)
 		log_warn("cannot become a child subreaper: %s; orphans of "
 			 "timed-out hooks go to init", strerror(errno));
 
+#ifdef SPAWN_HOOKS
+	if (spawn_setup() < 0) {
+		log_err("setting up posix_spawn: %s", strerror(errno));
+		die(EXIT_FAIL);
+	}
+#endif
+	open_notify_attrs();
 	log_info("source %s: %s", sel.name, sel.why);
 	hook_policy_describe(&policy, owners, sizeof(owners));
 	log_debug("hooks must be owned by %s", owners);
@@ -1455,8 +1721,18 @@ int main(int argc, char **argv)
 	pfds[P_TRIGGER].fd = tfd;
 	pfds[P_TRIGGER].events = POLLIN;
 
+	gen_prepare();
 	prefault();
-	if (opt.mlock && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+	/*
+	 * What is mapped now, locked and populated; later mappings locked as
+	 * they fault in. MCL_FUTURE alone would make every posix_spawn()
+	 * (a fresh stack for the child, per hook) populate that stack from
+	 * vmgend on its wake path: 9 minor faults per hook. MCL_ONFAULT:
+	 * Linux 4.4.
+	 */
+	if (opt.mlock && (mlockall(MCL_CURRENT) < 0 ||
+			  (mlockall(MCL_FUTURE | MCL_ONFAULT) < 0 &&
+			   mlockall(MCL_CURRENT | MCL_FUTURE) < 0)))
 		log_warn("mlockall: %s", strerror(errno));
 
 	if (opt.pidfile) {
@@ -1485,6 +1761,7 @@ int main(int argc, char **argv)
 
 	main_loop();
 
+	gen_cleanup();
 	notify_systemd("STOPPING=1");
 	if (opt.pidfile)
 		unlink(opt.pidfile);

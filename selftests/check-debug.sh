@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# make check-debug: the module scenarios (ON_DEBUG in
+# selftests/rig/scenarios_stress.py) and the stress/hostile scenarios on
+# the debug kernel (KASAN, UBSAN, lockdep, DEBUG_ATOMIC_SLEEP, kmemleak,
+# hung-task and soft-lockup detectors), built once from Debian's
+# linux-source-6.12 and cached in $VMGEN_CACHE/debug-kernel
+# (selftests/rig/debug-kernel.sh, docs/reliability.md). Ends with
+# "N passed, N failed". Arguments go to rig/run.py (e.g. --scenarios a,b).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+t0=$(date +%s)
+echo "== setup: host packages"
+selftests/rig/setup-host.sh
+echo "== setup: kselftest harness and checkpatch (linux-source)"
+selftests/rig/linux-source.sh >/dev/null
+echo "== build: emulator, tests, userspace"
+make -s -C selftests
+make -s -C user
+echo "== run"
+rc=0
+# The debug kernel is built (or found in the cache) by run.py.
+python3 selftests/rig/run.py --kernels debug-6.12 --debug-all --no-host-tests "$@" || rc=$?
+echo "make check-debug: $(($(date +%s) - t0)) s wall"
+exit $rc
