@@ -30,23 +30,8 @@ declare -A schema_of=(
 tmp=$(mktemp -d /tmp/vmgen-dts.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-failed=0
-# tap STATUS DESCRIPTION [DIAGNOSTIC...]
-tap() {
-	local st=$1 desc=$2 l
-	shift 2
-	n=$((n + 1))
-	if [ "$st" -eq 0 ]; then
-		echo "ok $n - $desc"
-		return
-	fi
-	echo "not ok $n - $desc"
-	failed=$((failed + 1))
-	for l in "$@"; do
-		[ -n "$l" ] && printf '%s\n' "$l" | sed 's/^/#   /'
-	done
-}
+# tap, skip, $n and $failed
+. "$here/../selftests/lib/tap.sh"
 
 finish() {
 	echo "1..$n"

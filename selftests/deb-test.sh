@@ -21,23 +21,8 @@ export DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS-nocheck}
 tmp=$(mktemp -d /tmp/vmgen-deb-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-failed=0
-# tap STATUS DESCRIPTION [DIAGNOSTIC...]
-tap() {
-	local st=$1 desc=$2 l
-	shift 2
-	n=$((n + 1))
-	if [ "$st" -eq 0 ]; then
-		echo "ok $n - $desc"
-		return
-	fi
-	echo "not ok $n - $desc"
-	failed=$((failed + 1))
-	for l in "$@"; do
-		[ -n "$l" ] && printf '%s\n' "$l" | tail -n 40 | sed 's/^/#   /'
-	done
-}
+# tap, skip, $n and $failed
+. "$top/selftests/lib/tap.sh"
 
 finish() {
 	echo "1..$n"

@@ -25,28 +25,9 @@ modules="vmgen_vmclock vmgen_vmgenid"
 tmp=$(mktemp -d /tmp/vmgen-dkms-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-failed=0
-# tap STATUS DESCRIPTION [DIAGNOSTIC...]
-tap() {
-	local st=$1 desc=$2 l
-	shift 2
-	n=$((n + 1))
-	if [ "$st" -eq 0 ]; then
-		echo "ok $n - $desc"
-		return
-	fi
-	echo "not ok $n - $desc"
-	failed=$((failed + 1))
-	for l in "$@"; do
-		[ -n "$l" ] && printf '%s\n' "$l" | tail -n 30 | sed 's/^/#   /'
-	done
-}
+# tap, skip, $n and $failed
+. "$top/selftests/lib/tap.sh"
 
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
 
 finish() {
 	echo "1..$n"
