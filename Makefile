@@ -11,7 +11,7 @@ DESTDIR ?=
 # debug-6.12: a KASAN/UBSAN/lockdep/kmemleak kernel built here (once, ~6
 # minutes), running the stress and hostile-host scenarios (about 4 minutes;
 # docs/reliability.md). make check-debug runs the module scenarios on it too.
-KERNELS ?= 5.10,6.1,6.12,7.x,arm64-6.1,arm64-6.12,debug-6.12
+KERNELS ?= 5.10,6.1,6.12,7.x,arm64-6.1,arm64-6.12
 SCENARIOS ?=
 VMGEN_CACHE ?= /var/cache/vmgen
 export VMGEN_CACHE
