@@ -8,9 +8,9 @@ PREFIX ?= /usr
 DESTDIR ?=
 # arm64-*: the same Debian cloud kernels for arm64, device tree guests
 # under qemu-system-aarch64 (docs/rig.md, "arm64"; about 2 minutes).
-# debug-6.12: a KASAN/UBSAN/lockdep/kmemleak kernel built here (once, ~6
-# minutes), running the stress and hostile-host scenarios (about 4 minutes;
-# docs/reliability.md). make check-debug runs the module scenarios on it too.
+# debug-6.12 (not in the default: make check-debug): a KASAN/UBSAN/lockdep/
+# kmemleak kernel built here (once, ~6 minutes) for the module, stress and
+# hostile-host scenarios (docs/reliability.md).
 KERNELS ?= 5.10,6.1,6.12,7.x,arm64-6.1,arm64-6.12
 SCENARIOS ?=
 VMGEN_CACHE ?= /var/cache/vmgen

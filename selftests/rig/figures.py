@@ -230,8 +230,7 @@ def collect(work=WORK):
 
 
 def command(series, scenario):
-    import scenarios_stress
-    if series == DEBUG_SERIES and scenario in scenarios_stress.ON_DEBUG:
+    if series == DEBUG_SERIES:
         return "`make check-debug SCENARIOS=%s`" % scenario
     return "`make check KERNELS=%s SCENARIOS=%s`" % (series, scenario)
 
@@ -308,9 +307,8 @@ def debug_rows(runs, work):
             parts.append("this run: %s s" % figs["debug_kernel.this_run_s"])
         out.append("| debug kernel (KASAN, UBSAN, lockdep, kmemleak, ...) "
                    "built from linux-source-6.12 | %s | %s | pass | "
-                   "`selftests/rig/debug-kernel.sh` (run by `make check` and "
-                   "`make check-debug`) | - |" % (DEBUG_SERIES,
-                                                  ", ".join(parts)))
+                   "`selftests/rig/debug-kernel.sh` (run by `make "
+                   "check-debug`) | - |" % (DEBUG_SERIES, ", ".join(parts)))
     for (series, scenario), run in sorted(runs.items()):
         if series != DEBUG_SERIES:
             continue

@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -619,6 +620,10 @@ static int start_workers(void)
 		if (pids[i] < 0)
 			return -1;
 		if (!pids[i]) {
+			/* Whatever way the test ends, its workers end with it. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0);
 			worker(i);
 			_exit(0);
 		}
@@ -808,6 +813,30 @@ static int mode_lockstep(enum dev_kind dev)
 	ksft_finished();
 }
 
+/*
+ * count notifications (each after an event if event), as chunks the host
+ * finishes well within a control request's timeout even when the guest
+ * drains the UART slowly (the debug kernel: ~100 bytes/s).
+ */
+static int storm_chunks(const char *target, int event, long count,
+			unsigned long long *sent, unsigned long long *events)
+{
+	char reply[512];
+	long chunk;
+
+	*sent = *events = 0;
+	for (; count > 0; count -= chunk) {
+		chunk = count < 1000 ? count : 1000;
+		if (host(NULL, 0, "emu notify-storm count=%ld target=%s event=%d",
+			 chunk, target, event) ||
+		    host(reply, sizeof(reply), "emu notify-storm-wait"))
+			return -1;
+		*sent += reply_u64(reply, "sent");
+		*events += reply_u64(reply, "events");
+	}
+	return 0;
+}
+
 /* vmclock-storm / vmgenid-storm */
 static int mode_storm(enum dev_kind dev)
 {
@@ -817,7 +846,6 @@ static int mode_storm(enum dev_kind dev)
 	uint64_t g0, g1, t0, ms;
 	long long ev0, ev1, sp0 = 0, sp1 = 0;
 	struct totals t;
-	char reply[512];
 	int laggard = -1;
 	bool acked;
 
@@ -829,12 +857,8 @@ static int mode_storm(enum dev_kind dev)
 	g0 = dev == DEV_VMCLOCK ? vmclock_gen_now() : vmgenid_gen_now();
 	ev0 = dev == DEV_VMCLOCK ? vmclock_events() : 0;
 	t0 = now_ns();
-	if (host(reply, sizeof(reply), "emu notify-storm count=%ld target=%s event=1",
-		 opt_events, target) ||
-	    host(reply, sizeof(reply), "emu notify-storm-wait"))
+	if (storm_chunks(target, 1, opt_events, &sent, &events))
 		ksft_exit_fail_msg("host storm failed\n");
-	sent = reply_u64(reply, "sent");
-	events = reply_u64(reply, "events");
 	/* The host is done; the guest drains what is still queued. */
 	g1 = dev == DEV_VMCLOCK ? g0 + events : 0;
 	if (dev == DEV_VMGENID) {
@@ -895,15 +919,12 @@ static int mode_storm(enum dev_kind dev)
 		snprintf(path, sizeof(path), VMGENID_SYSFS "/spurious");
 		sp0 = read_ll(path);
 		g0 = vmgenid_gen_now();
-		if (host(reply, sizeof(reply), "emu notify-storm count=%ld target=vmgenid",
-			 opt_events / 2) ||
-		    host(reply, sizeof(reply), "emu notify-storm-wait"))
+		if (storm_chunks("vmgenid", 0, opt_events / 2, &sent, &events))
 			ksft_exit_fail_msg("host storm failed\n");
 		sleep_us(2000000);
 		g1 = vmgenid_gen_now();
 		sp1 = read_ll(path);
-		figure("vmgenid.spurious_storm.host_notifications=%llu",
-		       reply_u64(reply, "sent"));
+		figure("vmgenid.spurious_storm.host_notifications=%llu", sent);
 		if (sp0 >= 0)
 			figure("vmgenid.spurious_storm.counted_spurious=%lld", sp1 - sp0);
 		figure("vmgenid.spurious_storm.generations=%" PRIu64, g1 - g0);
@@ -917,17 +938,28 @@ static int mode_storm(enum dev_kind dev)
 
 struct churn_stats {
 	long unbind, bind, unload_ok, unload_busy, load_ok, errors;
+	uint64_t slowest_us;	/* the slowest unbind, bind, unload or load */
 	char what[160];
 };
 
+
 static int churn_stop, churn_started;
 static struct churn_stats churn;
+
+static void churn_time(uint64_t t0)
+{
+	uint64_t us = (now_ns() - t0) / 1000;
+
+	if (us > churn.slowest_us)
+		churn.slowest_us = us;
+}
 
 static void *churn_main(void *arg)
 {
 	const char *mod = cfg.dev == DEV_VMCLOCK ? "vmgen_vmclock" : "vmgen_vmgenid";
 	unsigned int seed = 12345;
 	long cycle = 0, unload_cycles = 0;
+	uint64_t t0;
 	int ret;
 
 	(void)arg;
@@ -942,30 +974,36 @@ static void *churn_main(void *arg)
 		cycle++;
 		if (cfg.dev == DEV_VMCLOCK) {
 			/* unbind: open files get POLLHUP and ENODEV */
+			t0 = now_ns();
 			if (write_file(VMCLOCK_DRV "/unbind", vmclock_devname) == 0)
 				churn.unbind++;
 			else if (errno != ENODEV && errno != ENOENT)
 				goto err;
+			churn_time(t0);
 			sleep_us(worker_rand(&seed) % 20000);
 		}
 		if (cfg.dev == DEV_VMCLOCK && (cycle % 4)) {
+			t0 = now_ns();
 			if (write_file(VMCLOCK_DRV "/bind", vmclock_devname) == 0)
 				churn.bind++;
 			else if (errno != ENODEV && errno != ENOENT && errno != EBUSY)
 				goto err;
+			churn_time(t0);
 		} else {
 			/*
 			 * Unload, refused while a file is open. Every other
 			 * time the workers are asked to close theirs, and it is
-			 * tried until it goes through (or 1 s).
+			 * tried until it goes through (or 5 s).
 			 */
-			uint64_t until = now_ms() + 1000;
+			uint64_t until = now_ms() + 5000;
 			bool quiesce = ++unload_cycles % 2;
 
 			if (quiesce)
 				__atomic_store_n(&sh->quiesce, 1, __ATOMIC_RELEASE);
 			for (;;) {
+				t0 = now_ns();
 				ret = module_unload(mod);
+				churn_time(t0);
 				if (!ret) {
 					churn.unload_ok++;
 					break;
@@ -983,7 +1021,9 @@ static void *churn_main(void *arg)
 				goto err_ret;
 			sleep_us(worker_rand(&seed) % 5000);
 			if (!module_loaded(mod)) {
+				t0 = now_ns();
 				ret = module_load(mod);
+				churn_time(t0);
 				if (ret && ret != -EEXIST)
 					goto err_ret;
 				churn.load_ok++;
@@ -1054,9 +1094,10 @@ static int mode_chaos(enum dev_kind dev)
 
 	ksft_print_msg("%s chaos: %" PRIu64 " ms; host %llu page updates, %llu notifications; "
 		       "churn: %ld unbind, %ld bind, %ld unload, %ld unload refused (busy), "
-		       "%ld load, %ld errors%s%s\n", name, ms, updates, sent,
-		       churn.unbind, churn.bind, churn.unload_ok, churn.unload_busy,
-		       churn.load_ok, churn.errors, churn.errors ? ": " : "", churn.what);
+		       "%ld load, %ld errors%s%s; slowest of them %" PRIu64 " ms\n", name, ms,
+		       updates, sent, churn.unbind, churn.bind, churn.unload_ok,
+		       churn.unload_busy, churn.load_ok, churn.errors,
+		       churn.errors ? ": " : "", churn.what, churn.slowest_us / 1000);
 	ksft_print_msg("%s chaos workers: %" PRIu64 " opens, %" PRIu64 " wakes, %" PRIu64
 		       " reads, %" PRIu64 " mmap reads, %" PRIu64 " hup, %" PRIu64
 		       " gone, %" PRIu64 " timeouts, %" PRIu64 " torn, %" PRIu64
@@ -1070,6 +1111,7 @@ static int mode_chaos(enum dev_kind dev)
 	figure("%s.chaos.unbinds=%ld", name, churn.unbind);
 	figure("%s.chaos.unloads=%ld", name, churn.unload_ok);
 	figure("%s.chaos.unloads_refused=%ld", name, churn.unload_busy);
+	figure("%s.chaos.slowest_churn_ms=%" PRIu64, name, churn.slowest_us / 1000);
 	figure("%s.chaos.reads=%" PRIu64, name, t.reads + t.map_reads);
 	figure("%s.chaos.wakes=%" PRIu64, name, t.wakes);
 	figure("%s.chaos.clean_errors=%" PRIu64, name, t.hup + t.gone + t.timeouts);
