@@ -11,13 +11,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 t0=$(date +%s)
-echo "== setup: host packages"
-selftests/rig/setup-host.sh
-echo "== setup: kselftest harness and checkpatch (linux-source)"
-selftests/rig/linux-source.sh >/dev/null
-echo "== build: emulator, tests, userspace"
-make -s -C selftests
-make -s -C user
+selftests/prepare.sh
 echo "== run"
 rc=0
 # The debug kernel is built (or found in the cache) by run.py.

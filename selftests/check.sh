@@ -6,13 +6,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 t0=$(date +%s)
-echo "== setup: host packages"
-selftests/rig/setup-host.sh
-echo "== setup: kselftest harness and checkpatch (linux-source)"
-selftests/rig/linux-source.sh >/dev/null
-echo "== build: emulator, tests, userspace"
-make -s -C selftests
-make -s -C user
+selftests/prepare.sh
 echo "== run"
 rc=0
 python3 selftests/rig/run.py "$@" || rc=$?
