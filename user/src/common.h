@@ -156,6 +156,28 @@ int platform_read(struct platform *pf, const struct selection *sel,
 /* last_notify_ns of a vmgen module's sysfs, 0 if none. */
 uint64_t platform_notify_ns(const struct platform *pf, int vmclock);
 
+/* ---- hookenv.c: what a hook's environment holds ---- */
+struct hook_env {
+	char path[1024];		/* "PATH=..." */
+	char store[16][96];
+	char *envp[18];			/* path, store entries, NULL */
+};
+
+struct hook_env_args {
+	const char *event;		/* restore | migration | unknown */
+	const char *source;		/* VMGEN_SOURCE */
+	const struct counters *old, *cur;
+	int64_t notify_ns;
+	uint64_t pass;
+};
+
+/* PATH for hooks: path, or the default when it is unset, empty, has
+ * control characters or does not fit (then -1). */
+int hook_env_set_path(struct hook_env *e, const char *path);
+/* Entries in e->envp (NULL-terminated), or -1 when a value has control
+ * characters or does not fit: the hooks must not run with it. */
+int hook_env_build(struct hook_env *e, const struct hook_env_args *a);
+
 /* ---- hooks.c ---- */
 #define HOOKS_MAX	128
 #define HOOK_DIRS_MAX	8

@@ -145,9 +145,7 @@ struct hook_result {
 };
 
 static struct hook_result results[HOOKS_MAX];
-static char path_env[1024];
-static char env_store[16][96];
-static char *hook_envp[18];
+static struct hook_env henv;
 static char iobuf[4096];
 static char textbuf[16384];
 
@@ -360,7 +358,7 @@ static void __attribute__((noreturn)) exec_hook(const struct hook *h,
 		/* keep going from wherever we are */
 	}
 	umask(022);
-	execve(h->path, argv, hook_envp);
+	execve(h->path, argv, henv.envp);
 	dprintf(STDERR_FILENO, "cannot execute %s: %s\n", h->path,
 		strerror(errno));
 	_exit(126);
@@ -442,7 +440,7 @@ static int spawn_hook(const struct hook *h, int outfd, char *event,
 	}
 	close(outfd);
 	err = posix_spawn(pid, h->path, &hook_fa, &hook_attr, argv,
-			  hook_envp);
+			  henv.envp);
 	/* drop our copy of the write end: the hook's exit makes EOF */
 	dup3(hook_null_fd, hook_out_fd, O_CLOEXEC);
 	return err;
@@ -740,51 +738,6 @@ static int read_counters(struct counters *c)
 }
 
 /* ---- a pass ---- */
-
-static void add_env(int *n, const char *fmt, ...) PRINTF(2, 3);
-static void add_env(int *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (*n >= (int)ARRAY_SIZE(env_store))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(env_store[*n], sizeof(env_store[0]), fmt, ap);
-	va_end(ap);
-	hook_envp[*n + 1] = env_store[*n];
-	(*n)++;
-}
-
-static void build_env(const char *event, const struct counters *old,
-		      const struct counters *cur, int64_t notify_ns)
-{
-	int n = 0;
-
-	hook_envp[0] = path_env;
-	add_env(&n, "VMGEN_EVENT=%s", event);
-	if (old->have & CNT_VMCLOCK_GEN)
-		add_env(&n, "VMGEN_GENERATION_OLD=%llu",
-			(unsigned long long)old->vmclock_gen);
-	if (cur->have & CNT_VMCLOCK_GEN)
-		add_env(&n, "VMGEN_GENERATION_NEW=%llu",
-			(unsigned long long)cur->vmclock_gen);
-	if (old->have & CNT_VMGENID)
-		add_env(&n, "VMGEN_VMGENID_GENERATION_OLD=%llu",
-			(unsigned long long)old->vmgenid_gen);
-	if (cur->have & CNT_VMGENID)
-		add_env(&n, "VMGEN_VMGENID_GENERATION_NEW=%llu",
-			(unsigned long long)cur->vmgenid_gen);
-	if (old->have & CNT_MARKER)
-		add_env(&n, "VMGEN_DISRUPTION_MARKER_OLD=%llu",
-			(unsigned long long)old->marker);
-	if (cur->have & CNT_MARKER)
-		add_env(&n, "VMGEN_DISRUPTION_MARKER_NEW=%llu",
-			(unsigned long long)cur->marker);
-	add_env(&n, "VMGEN_SOURCE=%s", sel.name);
-	add_env(&n, "VMGEN_NOTIFY_NS=%lld", (long long)notify_ns);
-	add_env(&n, "VMGEN_PASS=%llu", (unsigned long long)pass_no);
-	hook_envp[n + 1] = NULL;
-}
 
 static void run_hook(const struct hook *h, struct hook_result *r,
 		     char *event)
@@ -1095,7 +1048,17 @@ static void run_pass(const char *event_c, const struct counters *cur,
 	} else if (hooks_dirs_changed(&hooks)) {
 		scan_hooks("a hook directory changed");
 	}
-	build_env(event, &old, cur, notify);
+	{
+		struct hook_env_args ea = {
+			.event = event, .source = sel.name, .old = &old,
+			.cur = cur, .notify_ns = notify, .pass = pass_no,
+		};
+
+		if (hook_env_build(&henv, &ea) < 0)
+			log_err("pass %llu: the hook environment did not fit; "
+				"some VMGEN_* variables are missing",
+				(unsigned long long)pass_no);
+	}
 	fmt_counter_changes(changes, sizeof(changes), &old, cur);
 	log_debug("pass %llu starting: %s (%s)", (unsigned long long)pass_no,
 		  event, changes);
@@ -1428,7 +1391,7 @@ static void prefault(void)
 	memset(iobuf, 0, sizeof(iobuf));
 	memset(textbuf, 0, sizeof(textbuf));
 	memset(results, 0, sizeof(results));
-	memset(env_store, 0, sizeof(env_store));
+	memset(henv.store, 0, sizeof(henv.store));
 	memset(hr.line, 0, sizeof(hr.line));
 	(void)platform_read(&pf, &sel, &c);
 	/*
@@ -1651,9 +1614,9 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 	log_init("vmgend", opt.verbose);
 	umask(022);
-	fmt_str(path_env, sizeof(path_env), "PATH=%s",
-		path && *path && strlen(path) < sizeof(path_env) - 6 ? path :
-		DEFAULT_PATH_ENV);
+	if (hook_env_set_path(&henv, path) < 0 && path && *path)
+		log_warn("PATH unusable for hooks (control characters, or "
+			 "too long): hooks get %s", henv.path);
 
 	sfd = setup_signals();
 	if (sfd < 0) {
