@@ -55,6 +55,10 @@ int parse_uint(const char *s, unsigned long max, unsigned long *v);
 /* write dir/.name.tmp, fsync, rename to dir/name; mode 0644. */
 int write_atomic(const char *dir, const char *name, const char *data,
 		 size_t len);
+/* write_atomic(), or when the file system is full (ENOSPC, EDQUOT) the
+ * existing file rewritten in place: 0, 1 (in place, errno says why) or -1. */
+int write_state(const char *dir, const char *name, const char *data,
+		size_t len);
 int mkdir_p(const char *dir, mode_t mode);
 /* sd_notify(3)'s datagram protocol, for $NOTIFY_SOCKET; 0 if unset. */
 int notify_systemd(const char *msg);

@@ -219,6 +219,43 @@ fail:
 	return -1;
 }
 
+/*
+ * A full file system (/run is a small tmpfs) must not lose what a state
+ * file records: replacing needs a new inode and a new page, rewriting the
+ * file that is there needs neither.
+ */
+int write_state(const char *dir, const char *name, const char *data,
+		size_t len)
+{
+	char dst[512];
+	int fd, e;
+
+	if (write_atomic(dir, name, data, len) == 0)
+		return 0;
+	e = errno;
+	if ((e != ENOSPC && e != EDQUOT) ||
+	    fmt_str(dst, sizeof(dst), "%s/%s", dir, name) < 0) {
+		errno = e;
+		return -1;
+	}
+	fd = open(dst, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	errno = 0;
+	if (pwrite(fd, data, len, 0) != (ssize_t)len ||
+	    ftruncate(fd, (off_t)len) < 0) {
+		e = errno ? errno : EIO;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	errno = e;
+	return 1;
+}
+
 int notify_systemd(const char *msg)
 {
 	const char *path = getenv("NOTIFY_SOCKET");

@@ -14,6 +14,7 @@
  * The wake path allocates nothing: every buffer is static.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -90,7 +91,7 @@ static struct hook_policy policy;
 
 static struct counters handled;		/* what the last complete pass handled */
 static uint64_t pass_no;
-static int stopping, fatal, rescan_requested, pending;
+static int stopping, rescan_requested, pending;
 static int ready_fd = -1;
 
 /*
@@ -113,7 +114,7 @@ static uint64_t seen_notify_ns[3];	/* last sysfs value used, per source */
 /* sysfs last_notify_ns per source, kept open: pread() at 0 re-reads it */
 static int notify_attr_fd[3] = { -1, -1, -1 };
 
-enum { P_SIG, P_VMCLOCK, P_VMGENID, P_TRIGGER, P_HOOK, P_N };
+enum { P_SIG, P_VMCLOCK, P_VMGENID, P_TRIGGER, P_HOOK, P_UEVENT, P_N };
 static struct pollfd pfds[P_N];
 static int64_t vmclock_backoff_until;
 static int64_t last_read_warn;
@@ -132,9 +133,11 @@ static struct {
 	char line[1024];
 } hr;
 
-enum { R_EXIT, R_SIGNAL, R_TIMEOUT, R_ABORTED, R_REFUSED, R_SKIPPED, R_ERROR };
+enum { R_EXIT, R_SIGNAL, R_TIMEOUT, R_ABORTED, R_REFUSED, R_SKIPPED, R_ERROR,
+       R_EARLIER };
 static const char *const result_names[] = {
 	"exit", "signal", "timeout", "aborted", "refused", "skipped", "error",
+	"earlier",
 };
 
 struct hook_result {
@@ -193,14 +196,58 @@ static void fmt_seconds(char *buf, size_t n, int64_t ns)
 
 /* ---- state files ---- */
 
-static void save_counters(const char *name, const struct counters *c,
-			  uint64_t pass)
-{
-	int n = counters_format(textbuf, sizeof(textbuf), c, pass);
+/*
+ * A state file that cannot be written (/run full, and no file to rewrite
+ * in place) is kept in memory and written again every second: until it
+ * is, a restart of vmgend could repeat or miss a pass, so the log says so.
+ */
+#define STATE_RETRY_NS		(1 * NSEC_PER_SEC)
+#define STATE_WARN_NS		(10 * NSEC_PER_SEC)
+static int state_unsaved;
+static int64_t state_retry_at;
+static unsigned long state_failures;
+static int64_t state_warned_ns;
 
-	if (n < 0 || write_atomic(opt.state_dir, name, textbuf, (size_t)n) < 0)
-		log_err("cannot write %s/%s: %s", opt.state_dir, name,
-			strerror(errno));
+static int save_counters(const char *name, const struct counters *c,
+			 uint64_t pass)
+{
+	char buf[256];
+	int n = counters_format(buf, sizeof(buf), c, pass);
+	int r = n < 0 ? -1 : write_state(opt.state_dir, name, buf, (size_t)n);
+	int64_t now = now_ns();
+
+	if (r == 1 && now - state_warned_ns > STATE_WARN_NS) {
+		log_warn("cannot replace %s/%s (%s): rewrote it in place",
+			 opt.state_dir, name, strerror(errno));
+		state_warned_ns = now;
+	}
+	if (r >= 0)
+		return 0;
+	state_failures++;
+	if (!state_unsaved)
+		log_err("cannot write %s/%s: %s; keeping the state in memory "
+			"and trying again every second (a restart of vmgend "
+			"meanwhile may repeat or miss a pass)", opt.state_dir,
+			name, strerror(errno));
+	state_unsaved = 1;
+	state_retry_at = now + STATE_RETRY_NS;
+	return -1;
+}
+
+/* handled and generation, as they are between passes */
+static void save_state(void)
+{
+	int unsaved = state_unsaved;
+
+	state_unsaved = 0;
+	if (save_counters("handled", &handled, pass_no) < 0 ||
+	    save_counters("generation", &handled, pass_no) < 0)
+		return;
+	state_retry_at = 0;
+	if (unsaved)
+		log_info("state files in %s written again, after %lu failed "
+			 "attempt(s)", opt.state_dir, state_failures);
+	state_failures = 0;
 }
 
 /*
@@ -253,12 +300,13 @@ static void gen_prepare(void)
 static void save_generation(const struct counters *c, uint64_t pass)
 {
 	char tmp[512], dst[512];
-	int n = counters_format(textbuf, sizeof(textbuf), c, pass);
+	char buf[256];
+	int n = counters_format(buf, sizeof(buf), c, pass);
 
 	if (n >= 0 && gen_next_fd >= 0 &&
 	    fmt_str(tmp, sizeof(tmp), "%s/" GEN_NEXT, opt.state_dir) == 0 &&
 	    fmt_str(dst, sizeof(dst), "%s/generation", opt.state_dir) == 0) {
-		if (pwrite(gen_next_fd, textbuf, (size_t)n, 0) == n &&
+		if (pwrite(gen_next_fd, buf, (size_t)n, 0) == n &&
 		    fsync(gen_next_fd) == 0 && rename(tmp, dst) == 0) {
 			gen_old_fd = gen_cur_fd;
 			gen_cur_fd = gen_next_fd;
@@ -279,6 +327,222 @@ static void gen_cleanup(void)
 	if (gen_next_fd >= 0 &&
 	    fmt_str(p, sizeof(p), "%s/" GEN_NEXT, opt.state_dir) == 0)
 		unlink(p);
+}
+
+/*
+ * The progress of the running pass, in the state directory: which hooks
+ * have ended and which one runs, with its process group.  A vmgend started
+ * after one that was killed mid-pass (SIGKILL, OOM) ends what is left of
+ * that hook's process group and finishes the pass: the hooks that ended
+ * are not run again, the one that was running is run again from the start.
+ *
+ *   pass=N
+ *   done=NAME            one line per hook that ended
+ *   running=NAME PGID START   START: the leader's start time (proc(5))
+ */
+#define PROGRESS		"progress"
+#define PROGRESS_MAX		(HOOKS_MAX * 136 + 256)
+static char progbuf[PROGRESS_MAX];
+static int progress_nres;	/* results of this pass so far */
+static int progress_warned;
+
+/* Does this result mean the hook had its run? */
+static int result_final(const struct hook_result *r)
+{
+	return r->kind == R_EXIT || r->kind == R_SIGNAL ||
+	       r->kind == R_TIMEOUT || r->kind == R_EARLIER;
+}
+
+/* A process's start time (field 22 of /proc/PID/stat); 0 if unknown. */
+static uint64_t proc_field(pid_t pid, int field, char *state)
+{
+	char p[64], buf[1024], *s, *end;
+	unsigned long long v = 0;
+	ssize_t n;
+	int i;
+
+	if (fmt_str(p, sizeof(p), "/proc/%d/stat", (int)pid) < 0)
+		return 0;
+	n = read_text(p, buf, sizeof(buf));
+	if (n <= 0)
+		return 0;
+	s = strrchr(buf, ')');	/* the name may hold spaces and ')' */
+	if (!s || s[1] != ' ')
+		return 0;
+	s += 2;			/* field 3, the state */
+	if (state)
+		*state = *s;
+	for (i = 3; i < field && s; i++) {
+		s = strchr(s, ' ');
+		if (s)
+			s++;
+	}
+	if (!s)
+		return 0;
+	v = strtoull(s, &end, 10);
+	return end == s ? 0 : (uint64_t)v;
+}
+
+static void write_progress(const struct hook *running, pid_t pgid)
+{
+	size_t off = 0;
+	int i, w;
+
+	w = snprintf(progbuf, sizeof(progbuf), "pass=%llu\n",
+		     (unsigned long long)pass_no);
+	off = w > 0 ? (size_t)w : 0;
+	for (i = 0; i < progress_nres && off < sizeof(progbuf); i++) {
+		if (!result_final(&results[i]))
+			continue;
+		w = snprintf(progbuf + off, sizeof(progbuf) - off, "done=%s\n",
+			     results[i].hook->name);
+		if (w > 0)
+			off += (size_t)w;
+	}
+	if (running && off < sizeof(progbuf)) {
+		w = snprintf(progbuf + off, sizeof(progbuf) - off,
+			     "running=%s %d %llu\n", running->name, (int)pgid,
+			     (unsigned long long)proc_field(pgid, 22, NULL));
+		if (w > 0)
+			off += (size_t)w;
+	}
+	if (off >= sizeof(progbuf))
+		off = sizeof(progbuf) - 1;
+	if (write_state(opt.state_dir, PROGRESS, progbuf, off) < 0 &&
+	    !progress_warned) {
+		log_warn("cannot write %s/" PROGRESS ": %s; if vmgend dies in "
+			 "this pass, a new one runs all of its hooks again",
+			 opt.state_dir, strerror(errno));
+		progress_warned = 1;
+	}
+}
+
+static void progress_clear(void)
+{
+	char p[512];
+
+	if (fmt_str(p, sizeof(p), "%s/" PROGRESS, opt.state_dir) == 0 &&
+	    unlink(p) < 0 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", p, strerror(errno));
+	progress_warned = 0;
+}
+
+/* What the progress file of an interrupted pass says. */
+static struct {
+	uint64_t pass;
+	char done[PROGRESS_MAX];	/* "\nNAME\nNAME\n" */
+	char running[128];
+	pid_t pgid;
+	uint64_t start;
+} resume;
+
+static void progress_load(void)
+{
+	char p[512], *line, *next;
+
+	memset(&resume, 0, sizeof(resume));
+	if (fmt_str(p, sizeof(p), "%s/" PROGRESS, opt.state_dir) < 0 ||
+	    read_text(p, progbuf, sizeof(progbuf)) < 0)
+		return;
+	copy_str(resume.done, sizeof(resume.done), "\n");
+	for (line = progbuf; line && *line; line = next) {
+		size_t len = strlen(resume.done);
+		char name[128];
+		unsigned long long v;
+		int pg;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!strncmp(line, "pass=", 5)) {
+			if (parse_u64(line + 5, &resume.pass) < 0)
+				resume.pass = 0;
+		} else if (!strncmp(line, "done=", 5) && strlen(line + 5) &&
+			   strlen(line + 5) < sizeof(name) &&
+			   len + strlen(line + 5) + 2 < sizeof(resume.done)) {
+			fmt_str(resume.done + len, sizeof(resume.done) - len,
+				"%s\n", line + 5);
+		} else if (!strncmp(line, "running=", 8) &&
+			   sscanf(line + 8, "%127s %d %llu", name, &pg, &v) == 3 &&
+			   pg > 1) {
+			copy_str(resume.running, sizeof(resume.running), name);
+			resume.pgid = pg;
+			resume.start = v;
+		}
+	}
+}
+
+static int resume_has_done(const char *name)
+{
+	char key[136];
+
+	return resume.pass && fmt_str(key, sizeof(key), "\n%s\n", name) == 0 &&
+	       strstr(resume.done, key) != NULL;
+}
+
+/* Processes of process group pgid that are not zombies. */
+static int group_members(pid_t pgid)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return kill(-pgid, 0) == 0 ? 1 : 0;
+	while ((de = readdir(d))) {
+		unsigned long pid;
+		char st = 0;
+
+		if (parse_uint(de->d_name, 1UL << 22, &pid) < 0)
+			continue;
+		if ((pid_t)proc_field((pid_t)pid, 5, &st) == pgid && st != 'Z')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Wait up to ns for the group to end; 1 if it did. */
+static int group_wait(pid_t pgid, int64_t ns)
+{
+	int64_t until = now_ns() + ns;
+
+	while (group_members(pgid)) {
+		if (now_ns() >= until)
+			return 0;
+		usleep(50000);
+	}
+	return 1;
+}
+
+/* The running hook of the killed vmgend, if any of its group is left. */
+static void end_leftover_group(void)
+{
+	pid_t pg = resume.pgid;
+	uint64_t start;
+	char st = 0;
+	int n;
+
+	if (pg <= 1 || !(n = group_members(pg)))
+		return;
+	/* a leader that is there must be the one that was recorded */
+	start = proc_field(pg, 22, &st);
+	if (start && resume.start && start != resume.start)
+		return;
+	log_warn("hook %s of interrupted pass %llu: %d process(es) of its "
+		 "group %d still running: SIGTERM", resume.running,
+		 (unsigned long long)resume.pass, n, (int)pg);
+	kill(-pg, SIGTERM);
+	if (group_wait(pg, opt.hook_grace_ns))
+		return;
+	log_warn("hook %s of interrupted pass %llu: its group is still there "
+		 "after SIGTERM: SIGKILL", resume.running,
+		 (unsigned long long)resume.pass);
+	kill(-pg, SIGKILL);
+	if (!group_wait(pg, KILL_WAIT_NS))
+		log_err("hook %s of interrupted pass %llu: group %d survived "
+			"SIGKILL", resume.running,
+			(unsigned long long)resume.pass, (int)pg);
 }
 
 /* ---- hooks ---- */
@@ -616,13 +880,162 @@ static void on_signals(int fd)
 	reap_children();
 }
 
+/*
+ * A device that goes away (its driver unbound, the device unplugged)
+ * hangs up its open files.  vmgend then looks for the devices again, at
+ * once and every second until it has a source; a kernel uevent saying a
+ * vmgen device appeared makes it look at once.  A change while a device
+ * was away is found when it is back: its counters are compared with the
+ * last pass's, as after any wake.
+ */
+#define RESELECT_RETRY_NS	(1 * NSEC_PER_SEC)
+#define RESELECT_WARN_NS	(60 * NSEC_PER_SEC)
+static int64_t reselect_at;
+static int sources_lost;
+static int64_t lost_warned_ns;
+static char reselect_why[96];
+
+static void arm_sources(void)
+{
+	pfds[P_VMCLOCK].fd = -1;
+	pfds[P_VMGENID].fd = -1;
+	if (sel.wake_vmclock && !pf.vc.is_file && pf.vc.h) {
+		pfds[P_VMCLOCK].fd = vmgen_vmclock_fd(pf.vc.h);
+		pfds[P_VMCLOCK].events = POLLIN;
+	}
+	if (sel.wake_vmgenid && !pf.vg.is_file && pf.vg.h) {
+		pfds[P_VMGENID].fd = vmgen_vmgenid_fd(pf.vg.h);
+		pfds[P_VMGENID].events = POLLIN;
+	}
+}
+
+static void reselect_soon(const char *why)
+{
+	copy_str(reselect_why, sizeof(reselect_why), why);
+	reselect_at = now_ns();
+}
+
+static void source_lost(const char *path, short rev)
+{
+	log_err("%s went away (poll events 0x%x): looking for the devices "
+		"again; a change meanwhile is handled once a source is back",
+		path, (unsigned int)rev);
+	pfds[P_VMCLOCK].fd = -1;
+	pfds[P_VMGENID].fd = -1;
+	sources_lost = 1;
+	lost_warned_ns = now_ns();
+	reselect_soon("a device went away");
+}
+
+static void close_notify_attrs(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(notify_attr_fd); i++) {
+		if (notify_attr_fd[i] >= 0)
+			close(notify_attr_fd[i]);
+		notify_attr_fd[i] = -1;
+	}
+}
+
+/* The last pass's counters, with c's; what c lacks (a source that went
+ * away) is kept for when it is back. */
+static void handled_update(const struct counters *c)
+{
+	struct counters n = *c;
+	const unsigned int vc = CNT_VMCLOCK_GEN | CNT_MARKER | CNT_GEN_FLAG;
+
+	if (!(c->have & (CNT_VMCLOCK_GEN | CNT_MARKER))) {
+		n.have |= handled.have & vc;
+		n.vmclock_gen = handled.vmclock_gen;
+		n.marker = handled.marker;
+	}
+	if (!(c->have & CNT_VMGENID)) {
+		n.have |= handled.have & CNT_VMGENID;
+		n.vmgenid_gen = handled.vmgenid_gen;
+	}
+	handled = n;
+}
+
+static int read_counters(struct counters *c);
+
+static void reselect(void)
+{
+	struct selection ns;
+	struct counters cur;
+	int64_t now = now_ns();
+
+	reselect_at = 0;
+	close_notify_attrs();
+	platform_close(&pf);
+	platform_probe(&pf, &opt.popts);
+	if (select_source(&pf, opt.source, &ns) < 0) {
+		pfds[P_VMCLOCK].fd = -1;
+		pfds[P_VMGENID].fd = -1;
+		if (!sources_lost || now - lost_warned_ns >= RESELECT_WARN_NS) {
+			log_err("no source (%s): %s; looking again every second",
+				reselect_why, ns.why);
+			lost_warned_ns = now;
+		}
+		sources_lost = 1;
+		reselect_at = now + RESELECT_RETRY_NS;
+		return;
+	}
+	if (sources_lost || strcmp(ns.name, sel.name))
+		log_warn("source %s (%s): %s", ns.name, reselect_why, ns.why);
+	else
+		log_debug("devices looked up again (%s): source %s", reselect_why,
+			  ns.name);
+	sel = ns;
+	sources_lost = 0;
+	arm_sources();
+	open_notify_attrs();
+	/* a counter new to vmgend is a baseline, not a change */
+	if (read_counters(&cur) == 0)
+		counters_adopt_new(&handled, &cur);
+	/* compare now: a device that was away may have changed meanwhile */
+	if (!cyc.first_wake_ns)
+		cyc.first_wake_ns = now_ns();
+	cyc.woke |= WOKE_VMCLOCK;
+}
+
+/* Kernel uevents: only a vmgen device that appears matters here. */
+static void on_uevent(int fd)
+{
+	struct vmgen_uevent ev;
+	int i, r;
+
+	for (i = 0; i < 64; i++) {
+		errno = 0;
+		r = vmgen_uevent_receive(fd, &ev);
+		if (r < 0) {
+			if (errno == ENOBUFS && (sources_lost ||
+						 !strcmp(opt.source, "auto")))
+				reselect_soon("uevents were lost");
+			return;
+		}
+		if (r == 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			continue;
+		}
+		if (strcmp(ev.action, "add") && strcmp(ev.action, "bind"))
+			continue;
+		if (sources_lost || !strcmp(opt.source, "auto")) {
+			char why[96];
+
+			fmt_str(why, sizeof(why), "%s: %s",
+				ev.devname[0] ? ev.devname : "a vmgen device",
+				ev.action);
+			reselect_soon(why);
+		}
+	}
+}
+
 static void on_vmclock(short rev)
 {
 	if (rev & (POLLHUP | POLLERR | POLLNVAL)) {
-		log_err("%s stopped notifying (poll events 0x%x): exiting",
-			pf.vc.path, (unsigned int)rev);
-		pfds[P_VMCLOCK].fd = -1;
-		fatal = stopping = 1;
+		source_lost(pf.vc.path, rev);
 		return;
 	}
 	if (vmgen_vmclock_rearm(pf.vc.h) < 0) {
@@ -645,10 +1058,7 @@ static void on_vmgenid(short rev)
 	uint64_t g;
 
 	if (rev & (POLLHUP | POLLERR | POLLNVAL)) {
-		log_err("%s stopped notifying (poll events 0x%x): exiting",
-			pf.vg.path, (unsigned int)rev);
-		pfds[P_VMGENID].fd = -1;
-		fatal = stopping = 1;
+		source_lost(pf.vg.path, rev);
 		return;
 	}
 	/* reading marks the generation seen, so poll() sleeps again */
@@ -708,8 +1118,10 @@ static void wait_events(int64_t deadline)
 			on_trigger(pfds[P_TRIGGER].fd);
 		if (pfds[P_HOOK].revents)
 			read_hook_output();
+		if (pfds[P_UEVENT].revents)
+			on_uevent(pfds[P_UEVENT].fd);
 	}
-	if (pfds[P_VMCLOCK].fd < 0 && !fatal)
+	if (pfds[P_VMCLOCK].fd < 0 && !sources_lost)
 		pfds[P_VMCLOCK].fd = vmclock_fd;
 }
 
@@ -732,7 +1144,7 @@ static int read_counters(struct counters *c)
 			 (unsigned long long)handled.vmgenid_gen,
 			 (unsigned long long)c->vmgenid_gen);
 		handled.vmgenid_gen = c->vmgenid_gen;
-		save_counters("handled", &handled, pass_no);
+		save_state();
 	}
 	return 0;
 }
@@ -793,6 +1205,7 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 	close(p[1]);
 #endif
 
+	write_progress(h, pid);
 	memset(&hr, 0, sizeof(hr));
 	hr.pid = pid;
 	hr.fd = p[0];
@@ -928,7 +1341,7 @@ static void log_result(const struct hook *h, const struct hook_result *r)
 
 static int result_failed(const struct hook_result *r)
 {
-	return !(r->kind == R_EXIT && r->code == 0);
+	return !((r->kind == R_EXIT && r->code == 0) || r->kind == R_EARLIER);
 }
 
 static size_t append(size_t off, const char *fmt, ...) PRINTF(2, 3);
@@ -1078,6 +1491,13 @@ static void run_pass(const char *event_c, const struct counters *cur,
 			log_result(h, r);
 			continue;
 		}
+		if (resume.pass == pass_no && resume_has_done(h->name)) {
+			r->kind = R_EARLIER;
+			log_info("hook %s: ran in pass %llu before vmgend was "
+				 "restarted: not run again", h->name,
+				 (unsigned long long)pass_no);
+			continue;
+		}
 		/* it may have changed since the scan */
 		if (hook_check(h->path, &policy, why, sizeof(why)) !=
 		    HOOK_ELIGIBLE) {
@@ -1087,9 +1507,13 @@ static void run_pass(const char *event_c, const struct counters *cur,
 		}
 		if (!first_hook)
 			first_hook = now_ns();
+		progress_nres = nres - 1;
 		run_hook(h, r, event);
 		log_result(h, r);
+		progress_nres = nres;
+		write_progress(NULL, 0);
 	}
+	resume.pass = 0;
 	done = now_ns();
 	for (i = 0; i < nres; i++)
 		nfailed += result_failed(&results[i]);
@@ -1107,8 +1531,13 @@ static void run_pass(const char *event_c, const struct counters *cur,
 	write_last_pass(event, status, &old, cur, notify, first_hook, done,
 			nres);
 	if (!stopping) {
-		handled = *cur;
-		save_counters("handled", &handled, pass_no);
+		handled_update(cur);
+		if (state_unsaved)
+			save_state();
+		else
+			save_counters("handled", &handled, pass_no);
+		if (!state_unsaved)
+			progress_clear();
 	}
 	fmt_str(status_msg, sizeof(status_msg),
 		"STATUS=pass %llu: %s, %s", (unsigned long long)pass_no,
@@ -1160,8 +1589,7 @@ static int absorb_late_vmgenid(const struct counters *cur)
 		 ms(now - vmclock_only_pass_ns), (unsigned long long)pass_no);
 	handled.vmgenid_gen = cur->vmgenid_gen;
 	vmclock_only_pass_ns = 0;
-	save_counters("handled", &handled, pass_no);
-	save_counters("generation", &handled, pass_no);
+	save_state();
 	return 1;
 }
 
@@ -1184,6 +1612,14 @@ static void settle(void)
 	}
 }
 
+/* The earlier of two deadlines, where <= 0 is none. */
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (a <= 0)
+		return b > 0 ? b : -1;
+	return b > 0 && b < a ? b : a;
+}
+
 static void main_loop(void)
 {
 	int64_t next_tick = sel.timed ? now_ns() + opt.poll_interval_ns : -1;
@@ -1194,9 +1630,14 @@ static void main_loop(void)
 		if (!pending) {
 			int tick = 0;
 
-			wait_events(next_tick);
+			wait_events(earliest(next_tick, earliest(reselect_at,
+								 state_retry_at)));
 			if (stopping)
 				break;
+			if (state_retry_at && now_ns() >= state_retry_at)
+				save_state();
+			if (reselect_at && now_ns() >= reselect_at)
+				reselect();
 			if (rescan_requested) {
 				rescan_requested = 0;
 				scan_hooks("SIGHUP");
@@ -1259,6 +1700,47 @@ static void main_loop(void)
 
 /* ---- startup ---- */
 
+/*
+ * A pass that a previous vmgend began and did not finish (killed, or
+ * stopped mid-pass): finish it when the counters are still those it began
+ * for; when they moved on since, the next pass is a whole one for them.
+ */
+static void resume_interrupted(const struct counters *cur)
+{
+	struct counters began;
+	uint64_t began_pass = 0;
+	char p[512];
+
+	progress_load();
+	if (!resume.pass)
+		return;
+	if (resume.pass != pass_no + 1) {
+		log_debug("stale %s/" PROGRESS " (pass %llu, handled %llu): "
+			  "removed", opt.state_dir,
+			  (unsigned long long)resume.pass,
+			  (unsigned long long)pass_no);
+		resume.pass = 0;
+		progress_clear();
+		return;
+	}
+	end_leftover_group();
+	if (fmt_str(p, sizeof(p), "%s/generation", opt.state_dir) < 0 ||
+	    counters_load(p, &began, &began_pass) < 0 ||
+	    began_pass != resume.pass || vmclock_moved(&began, cur) ||
+	    vmgenid_moved(&began, cur)) {
+		log_info("pass %llu did not finish (vmgend was stopped or "
+			 "killed), and the counters moved on since: the next "
+			 "pass runs every hook", (unsigned long long)resume.pass);
+		resume.pass = 0;
+		return;
+	}
+	log_info("pass %llu did not finish (vmgend was stopped or killed%s%s):"
+		 " finishing it; hooks that ended then are not run again",
+		 (unsigned long long)resume.pass,
+		 resume.running[0] ? " while running hook " : "",
+		 resume.running);
+}
+
 static void startup_state(void)
 {
 	char path[512];
@@ -1316,6 +1798,7 @@ static void startup_state(void)
 		counters_adopt_new(&handled, &cur);
 	}
 	save_counters("handled", &handled, pass_no);
+	resume_interrupted(&cur);
 	event = counters_event(&handled, &cur);
 	if (!event) {
 		save_counters("generation", &cur, pass_no);
@@ -1673,14 +2156,14 @@ int main(int argc, char **argv)
 		pfds[i].fd = -1;
 	pfds[P_SIG].fd = sfd;
 	pfds[P_SIG].events = POLLIN;
-	if (sel.wake_vmclock && !pf.vc.is_file) {
-		pfds[P_VMCLOCK].fd = vmgen_vmclock_fd(pf.vc.h);
-		pfds[P_VMCLOCK].events = POLLIN;
-	}
-	if (sel.wake_vmgenid && !pf.vg.is_file) {
-		pfds[P_VMGENID].fd = vmgen_vmgenid_fd(pf.vg.h);
-		pfds[P_VMGENID].events = POLLIN;
-	}
+	arm_sources();
+	/* to see a vmgen device appear (or come back) */
+	pfds[P_UEVENT].fd = vmgen_uevent_open();
+	pfds[P_UEVENT].events = POLLIN;
+	if (pfds[P_UEVENT].fd < 0)
+		log_warn("cannot listen to kernel uevents (%s): a device that "
+			 "appears later is found only if one went away",
+			 strerror(errno));
 	pfds[P_TRIGGER].fd = tfd;
 	pfds[P_TRIGGER].events = POLLIN;
 
@@ -1729,6 +2212,6 @@ int main(int argc, char **argv)
 	if (opt.pidfile)
 		unlink(opt.pidfile);
 	platform_close(&pf);
-	log_info("exiting%s", fatal ? " after an error" : "");
-	return fatal ? EXIT_FAIL : EXIT_OK;
+	log_info("exiting");
+	return EXIT_OK;
 }
