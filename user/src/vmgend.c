@@ -224,7 +224,7 @@ static int save_counters(const char *name, const struct counters *c,
 	if (r >= 0)
 		return 0;
 	state_failures++;
-	if (!state_unsaved)
+	if (state_failures == 1)
 		log_err("cannot write %s/%s: %s; keeping the state in memory "
 			"and trying again every second (a restart of vmgend "
 			"meanwhile may repeat or miss a pass)", opt.state_dir,

@@ -657,6 +657,130 @@ check "abort: an aborted pass runs again after a restart" \
 	sh -c "grep -qx next '$OUT'"
 stop
 
+# ------------------------------- SIGKILL during a pass, then restart
+
+# kill9: SIGKILL to vmgend, and wait for it
+kill9() {
+	kill -KILL "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+
+setup killed
+mkhook "$D/lib" 10-first "echo \"10-first \$VMGEN_PASS\" >> '$OUT'"
+mkhook "$D/lib" 20-wait "echo \"20-wait \$VMGEN_PASS\" >> '$OUT'" \
+	"[ -e '$D/released' ] && exit 0" \
+	"( trap '' TERM; exec sleep 1000 ) &" "echo \$! > '$D/child.pid'" \
+	"exec sleep 1000"
+mkhook "$D/lib" 30-last "echo \"30-last \$VMGEN_PASS\" >> '$OUT'"
+start_poll --hook-grace 1
+"$FAKE" vmclock-bump "$PAGE" both
+wait_for 30 test -s "$D/child.pid"
+wait_for 10 grep -q '^running=20-wait ' "$D/state/progress"
+kill9
+check "killed: the progress file names the hook that ended and the one running" \
+	sh -c "grep -qx 'pass=1' '$D/state/progress' &&
+	       grep -qx 'done=10-first' '$D/state/progress' &&
+	       grep -q '^running=20-wait [0-9]* [0-9]*\$' '$D/state/progress'"
+check "killed: the hook's TERM-ignoring child outlived vmgend" \
+	kill -0 "$(cat "$D/child.pid")"
+touch "$D/released"
+start_poll --hook-grace 1
+wait_pass 1
+check "killed: the restarted vmgend ends the old hook's group" \
+	wait_for 10 sh -c "! kill -0 \$(cat '$D/child.pid')"
+check "killed: and says so (SIGTERM, then SIGKILL)" sh -c \
+	"grep -q 'hook 20-wait of interrupted pass 1: [0-9]* process(es) of its group [0-9]* still running: SIGTERM' '$LOG' &&
+	 grep -q 'hook 20-wait of interrupted pass 1: its group is still there after SIGTERM: SIGKILL' '$LOG'"
+check "killed: the pass is finished, not started again" \
+	has "$LOG" "pass 1 did not finish (vmgend was stopped or killed while running hook 20-wait): finishing it"
+printf '%s\n' "10-first 1" "20-wait 1" "20-wait 1" "30-last 1" > "$D/expect"
+check "killed: each hook ran once, the interrupted one again from the start" \
+	cmp -s "$D/expect" "$OUT"
+cmp -s "$D/expect" "$OUT" || diag "$OUT"
+check "killed: the hook that had ended is logged as not run again" \
+	has "$LOG" "hook 10-first: ran in pass 1 before vmgend was restarted: not run again"
+check "killed: last-pass records it as earlier, status ok" sh -c \
+	"grep -qx 'hook.10-first=earlier 0 0.000' '$D/state/last-pass' &&
+	 grep -qx status=ok '$D/state/last-pass'"
+check "killed: no progress file after the pass" test ! -e "$D/state/progress"
+stop
+start_poll
+sleep 1
+check "killed: a further restart runs nothing" test "$(lines "$OUT")" -eq 4
+stop
+
+setup killed-moved
+mkhook "$D/lib" 10-first "echo \"10-first \$VMGEN_GENERATION_NEW\" >> '$OUT'"
+mkhook "$D/lib" 20-wait "echo \"20-wait \$VMGEN_GENERATION_NEW\" >> '$OUT'" \
+	"[ -e '$D/released' ] || exec sleep 1000"
+start_poll --hook-grace 1
+"$FAKE" vmclock-bump "$PAGE" both
+wait_for 10 grep -q '^running=20-wait ' "$D/state/progress"
+kill9
+"$FAKE" vmclock-bump "$PAGE" both
+touch "$D/released"
+start_poll --hook-grace 1
+wait_pass 1
+check "killed, counters moved on: a whole pass for the latest counters" \
+	has "$LOG" "pass 1 did not finish .* and the counters moved on since: the next pass runs every hook"
+printf '%s\n' "10-first 1" "20-wait 1" "10-first 2" "20-wait 2" > "$D/expect"
+check "killed, counters moved on: every hook runs for generation 2" \
+	cmp -s "$D/expect" "$OUT"
+cmp -s "$D/expect" "$OUT" || diag "$OUT"
+stop
+
+# ----------------------------------------------- a full state directory
+
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k,nr_inodes=64 \
+	vmgen-test "$T/fullfs" 2>/dev/null || { mkdir -p "$T/fullfs" &&
+	mount -t tmpfs -o size=64k,nr_inodes=64 vmgen-test "$T/fullfs" 2>/dev/null; }; then
+	setup fullrun
+	rm -rf "$D/state"
+	mkdir -p "$T/fullfs/state"
+	ln -s "$T/fullfs/state" "$D/state"
+	mkhook "$D/lib" 10-rec "echo \"\$VMGEN_PASS \$VMGEN_GENERATION_NEW\" >> '$OUT'"
+	start_poll
+	wait_for 10 test -s "$D/state/handled"
+	# every block and every inode taken
+	dd if=/dev/zero of="$T/fullfs/fill" bs=4k > /dev/null 2>&1
+	i=0
+	while touch "$T/fullfs/i$i" 2>/dev/null; do i=$((i + 1)); done
+	"$FAKE" vmclock-bump "$PAGE" both
+	wait_pass 1
+	check "full /run: the pass runs" sh -c "[ \"\$(cat '$OUT')\" = '1 1' ]"
+	check "full /run: handled rewritten in place, and logged" sh -c \
+		"grep -qx vmclock_generation=1 '$D/state/handled' &&
+		 grep -q 'cannot replace .*/handled (No space left on device): rewrote it in place' '$LOG'"
+	check "full /run: no temporary file left" sh -c \
+		"! ls -A '$T/fullfs/state' | grep -q tmp"
+	kill9
+	start_poll
+	sleep 1
+	check "full /run: a restart after SIGKILL repeats no pass" \
+		test "$(lines "$OUT")" -eq 1
+	stop
+	# a state file that does not exist yet cannot be rewritten in place
+	rm -f "$T/fullfs/state/handled" "$T/fullfs/state/generation"
+	while touch "$T/fullfs/i$i" 2>/dev/null; do i=$((i + 1)); done
+	dd if=/dev/zero of="$T/fullfs/fill2" bs=4k > /dev/null 2>&1
+	start_poll
+	check "full /run, no state file: said, kept in memory, retried" \
+		wait_for 10 has "$LOG" "cannot write .*/handled: No space left on device; keeping the state in memory and trying again every second"
+	"$FAKE" vmclock-bump "$PAGE" both
+	wait_for 30 sh -c "tail -n 1 '$OUT' | grep -qx '1 2'"
+	check "full /run, no state file: the pass runs" \
+		sh -c "tail -n 1 '$OUT' | grep -qx '1 2'"
+	rm -f "$T/fullfs/fill" "$T/fullfs/fill2" "$T/fullfs"/i*
+	check "full /run, space again: state written, and said" \
+		wait_for 10 has "$LOG" "state files in .* written again, after [0-9]* failed attempt(s)"
+	check "full /run, space again: handled is the last pass's" \
+		wait_for 5 grep -qx vmclock_generation=2 "$D/state/handled"
+	stop
+	umount "$T/fullfs"
+else
+	skip "full /run: mounting a small tmpfs needs root"
+fi
+
 # ------------------------------------------------ SIGHUP, sd_notify
 
 setup hup
