@@ -27,6 +27,7 @@ cleanup() {
 	for p in $PIDS; do
 		kill -KILL "$p" 2>/dev/null
 	done
+	umount "$T/fullfs" 2>/dev/null
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then
 		rm -rf "$T"
 	else
