@@ -1265,6 +1265,15 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 		wait_events(until);
 	}
 
+	/* Processes it started and left in its group are not stopped (a
+	 * hook may start a service), but said. */
+	if (hr.exited && phase == RUNNING && kill(-pid, 0) == 0) {
+		int left = group_members(pid);
+
+		if (left)
+			log_info("hook %s: exited, leaving %d process(es) of "
+				 "its group running", h->name, left);
+	}
 	/* what it wrote before it ended; its orphans may hold the pipe */
 	read_hook_output();
 	if (hr.linelen)
@@ -1723,7 +1732,6 @@ static void resume_interrupted(const struct counters *cur)
 		progress_clear();
 		return;
 	}
-	end_leftover_group();
 	if (fmt_str(p, sizeof(p), "%s/generation", opt.state_dir) < 0 ||
 	    counters_load(p, &began, &began_pass) < 0 ||
 	    began_pass != resume.pass || vmclock_moved(&began, cur) ||
@@ -1731,6 +1739,7 @@ static void resume_interrupted(const struct counters *cur)
 		log_info("pass %llu did not finish (vmgend was stopped or "
 			 "killed), and the counters moved on since: the next "
 			 "pass runs every hook", (unsigned long long)resume.pass);
+		end_leftover_group();
 		resume.pass = 0;
 		return;
 	}
@@ -1739,6 +1748,7 @@ static void resume_interrupted(const struct counters *cur)
 		 (unsigned long long)resume.pass,
 		 resume.running[0] ? " while running hook " : "",
 		 resume.running);
+	end_leftover_group();
 }
 
 static void startup_state(void)
