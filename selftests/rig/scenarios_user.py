@@ -445,6 +445,59 @@ sed 's/^vmgend: /# vmgend: /' /tmp/vmgend.log | grep -v 'hook 40-loud: a hook' |
 """, kernels=X86, timeout=900))
 
 
+# Security, as an ordinary user (uid 65534): the VMGenID value is nowhere
+# to be read; hooks an ordinary user could have written are refused. (The
+# VMClock page's read-only mapping for such a user is vmclock_abi_test's,
+# scenario vmclock-emu.)
+SCENARIOS.append(Scenario("user-security", ["emu-both"], USER_LIB + r"""
+check modules-load load_modules
+for n in vmclock vmgenid; do
+	mode=$(sed -n 's/.*MODE="\([0-7]*\)".*/\1/p' /etc/vmgen/60-vmgen-$n.rules)
+	chmod "$mode" /dev/$n* 2>/dev/null
+done
+run_test vmgenid-secret vmgenid_secret_test --uid 65534
+
+# Hooks an ordinary user owns or can change are never run.
+mkdir -p /etc/vmgen/hooks.d /tmp/ww /tmp/nobody-dir
+chmod 755 /etc/vmgen /etc/vmgen/hooks.d
+chmod 1777 /tmp/ww
+chown 65534 /tmp/nobody-dir
+mk() {	# mk PATH: a hook that leaves a mark if it ever runs
+	printf '#!/bin/sh\ntouch /tmp/ran.%s\n' "$(basename "$1")" > "$1"
+	chmod 755 "$1"
+}
+mk /etc/vmgen/hooks.d/10-owned-by-nobody; chown 65534 /etc/vmgen/hooks.d/10-owned-by-nobody
+mk /etc/vmgen/hooks.d/20-group-writable; chmod 775 /etc/vmgen/hooks.d/20-group-writable
+mk /etc/vmgen/hooks.d/30-world-writable; chmod 777 /etc/vmgen/hooks.d/30-world-writable
+mk /tmp/nobody-dir/target; ln -s /tmp/nobody-dir/target /etc/vmgen/hooks.d/40-link-into-nobody-dir
+mk /tmp/ww/target; ln -s /tmp/ww/target /etc/vmgen/hooks.d/50-link-into-sticky-dir
+mk /tmp/nobody-target; chown 65534 /tmp/nobody-target
+ln -s /tmp/nobody-target /etc/vmgen/hooks.d/60-link-to-nobody-file
+mk /etc/vmgen/hooks.d/70-setuid; chmod 4755 /etc/vmgen/hooks.d/70-setuid
+mk /etc/vmgen/hooks.d/90-good
+check vmgend-starts start_vmgend
+rigctl emu vmclock-event notify=0 >/dev/null
+rigctl emu vmgenid-set notify=0 >/dev/null
+rigctl emu notify both >/dev/null
+i=0
+while [ ! -e /tmp/ran.90-good ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1
+check the-good-hook-ran test -e /tmp/ran.90-good
+refused=0
+for h in 10-owned-by-nobody 20-group-writable 30-world-writable \
+	40-link-into-nobody-dir 50-link-into-sticky-dir 60-link-to-nobody-file \
+	70-setuid; do
+	check "unsafe-hook-not-run-$h" test ! -e /tmp/ran.$h
+	check "unsafe-hook-refused-in-log-$h" grep -q "hook /etc/vmgen/hooks.d/$h: refused: " /tmp/vmgend.log
+	grep -q "hook /etc/vmgen/hooks.d/$h: refused: " /tmp/vmgend.log && refused=$((refused + 1))
+done
+echo "# figure: user.security.unsafe_hooks=7"
+echo "# figure: user.security.unsafe_refused=$refused"
+grep 'refused' /tmp/vmgend.log | sed 's/^/# /'
+kill "$(cat /tmp/vmgend.pid)"
+""", kernels=X86))
+
+
 def _status_json_parses(guests):
     import json
     out = []

@@ -6,7 +6,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,9 +88,51 @@ static int check_stat(const struct stat *st, const struct hook_policy *pol,
 	return 0;
 }
 
+/*
+ * A symlinked hook is only as safe as the directories its target lives
+ * in: whoever can write to one of them can put another file in its place
+ * between the check and the exec.  Each must pass the directory rules; a
+ * sticky bit does not excuse a world-writable one (a hook has no business
+ * in /tmp).
+ */
+static int check_target_dirs(const char *path, const struct hook_policy *pol,
+			     char *why, size_t n)
+{
+	char real[PATH_MAX], dir_why[160];
+	struct stat st;
+	char *slash;
+
+	if (!realpath(path, real)) {
+		fmt_str(why, n, "cannot resolve the symlink: %s",
+			strerror(errno));
+		return -1;
+	}
+	while ((slash = strrchr(real, '/'))) {
+		if (slash == real)
+			slash[1] = '\0';	/* the root directory */
+		else
+			*slash = '\0';
+		if (stat(real, &st) < 0) {
+			fmt_str(why, n, "symlink into %s: %s", real,
+				strerror(errno));
+			return -1;
+		}
+		if (check_stat(&st, pol, 1, dir_why, sizeof(dir_why)) < 0) {
+			fmt_str(why, n, "symlink into %s, which is %s", real,
+				dir_why);
+			return -1;
+		}
+		if (slash == real)
+			break;
+	}
+	return 0;
+}
+
 int hook_check(const char *path, const struct hook_policy *pol, char *why,
 	       size_t n)
 {
+	int linked = 0;
+
 	struct stat st;
 
 	if (lstat(path, &st) < 0) {
@@ -111,6 +155,7 @@ int hook_check(const char *path, const struct hook_policy *pol, char *why,
 				strerror(errno));
 			return HOOK_REFUSED;
 		}
+		linked = 1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		fmt_str(why, n, "not a regular file");
@@ -128,6 +173,8 @@ int hook_check(const char *path, const struct hook_policy *pol, char *why,
 			(unsigned int)(st.st_mode & 07777));
 		return HOOK_REFUSED;
 	}
+	if (linked && check_target_dirs(path, pol, why, n) < 0)
+		return HOOK_REFUSED;
 	fmt_str(why, n, "owner uid %u, mode %04o", (unsigned int)st.st_uid,
 		(unsigned int)(st.st_mode & 07777));
 	return HOOK_ELIGIBLE;

@@ -383,7 +383,14 @@ mkhook "$D/ww" 75-in-ww "echo 75-in-ww >> '$OUT'"
 if [ "$(id -u)" -eq 0 ]; then
 	mkhook "$D/lib" 80-owned "echo 80-owned >> '$OUT'"
 	chown 12345 "$D/lib/80-owned"
+	mkdir -p "$D/theirs"
+	mkhook "$D/theirs" target "echo 85-link-theirs >> '$OUT'"
+	chown 12345 "$D/theirs"
+	ln -s "$D/theirs/target" "$D/lib/85-link-theirs"
 fi
+# a root-owned script, but in a directory that /tmp (1777) holds
+mkhook "$T" link-target "echo 86-link-tmp >> '$OUT'"
+ln -s "$T/link-target" "$D/lib/86-link-tmp"
 start_poll --hooks-dir "$D/ww"
 "$FAKE" vmclock-bump "$PAGE" gen
 wait_pass 1
@@ -394,6 +401,14 @@ check "refusals: not executable" has "$LOG" "30-noexec: refused: not executable 
 check "refusals: setuid" has "$LOG" "50-suid: refused: setuid or setgid"
 check "refusals: /etc symlink to /dev/null masks" has "$LOG" "etc/60-masked: masked: symlink to /dev/null"
 check "refusals: a directory is not a regular file" has "$LOG" "70-dir: refused: not a regular file"
+check "refusals: symlink into a world-writable directory, sticky or not" \
+	has "$LOG" "86-link-tmp: refused: symlink into /tmp, which is world-writable (mode 1777)"
+if [ "$(id -u)" -eq 0 ]; then
+	check "refusals: symlink into a directory another uid owns" \
+		has "$LOG" "85-link-theirs: refused: symlink into .*/theirs, which is owned by uid 12345"
+else
+	skip "refusals: chown needs root"
+fi
 check "refusals: world-writable hook directory" \
 	has "$LOG" "hook directory .*/ww refused: world-writable"
 check "refusals: hooks in it refused with the reason" \
