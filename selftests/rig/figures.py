@@ -152,6 +152,72 @@ ROWS = [
                        ("vmgenid", "new VMGenIDs"))
 ]
 
+# vmgend, vmgenctl and libvmgen: guest scenarios (scenarios_user.py) and
+# host tests (run.py HOST_TESTS, kept as build/rig/host/NAME/host.console).
+ROWS += [
+    Row("user", "vmgend: hooks that hang (TERM ignored, child left), leave "
+        "children running, print 4 MB, die by SIGSEGV; one restore",
+        "user-faults", "hook-faults",
+        [("user.hooks.passes", "pass"),
+         ("user.hooks.dropped_bytes", "output bytes dropped past 64 KiB"),
+         ("user.hooks.vmgend_rss_kb", "vmgend RSS {} KiB")]),
+    Row("user", "vmgend: a burst of 1,000 notifications, each after a "
+        "change of both devices", "user-faults", "burst-1000",
+        [("user.burst.notifications", "notifications"),
+         ("user.burst.generations", "generations"),
+         ("user.burst.passes", "passes (coalesced, none lost or repeated)"),
+         ("user.burst.hwm_growth_kb", "VmHWM growth {} KiB")]),
+    Row("user", "vmgend: restores one after the other", "user-faults",
+        "lockstep-200",
+        [("user.lockstep.restores", "restores"),
+         ("user.lockstep.passes", "passes"),
+         ("user.lockstep.hwm_growth_kb", "VmHWM growth {} KiB"),
+         ("user.lockstep.rss_kb", "RSS {} KiB (first..last)")]),
+    Row("user", "vmgend killed (SIGKILL) mid-pass, a hook and its "
+        "TERM-ignoring child left running; restarted twice",
+        "user-faults", "sigkill-mid-pass",
+        [("user.kill.record_hook_runs",
+          "run(s) of the hook that had ended (resumed, not repeated)")]),
+    Row("user", "/run full (blocks and inodes): a restore, SIGKILL + "
+        "restart, space back, another restore", "user-faults", "run-full",
+        [("user.runfull.passes", "passes for 2 restores")]),
+    Row("user", "VMClock device unbound while vmgend polls it, a restore "
+        "meanwhile, device bound again", "user-faults", "device-removed",
+        [("user.remove.cpu_ms_in_3s", "vmgend CPU {} ms in 3 s without it"),
+         ("user.remove.passes", "pass after it came back")]),
+    Row("user", "uid 65534 looks for the VMGenID value: every readable file "
+        "(/sys /proc /dev /run /etc /tmp), /dev/vmgenid read and mmap, "
+        "kernel log, uevents during a change, vmgenctl", "user-security",
+        "vmgenid-secret",
+        [("tap.ok", "checks ok"),
+         ("user.secret.files_read", "files read"),
+         ("user.secret.files_refused", "refused"),
+         ("user.secret.uevents", "vmgenid uevent(s) heard"),
+         ("user.secret.found", "places holding the ID")]),
+    Row("user", "hooks an ordinary user owns or can swap (owner, group/"
+        "world-writable, setuid, symlinks into their or a sticky "
+        "directory)", "user-security", "unsafe-hooks-refused",
+        [("user.security.unsafe_hooks", "unsafe hooks"),
+         ("user.security.unsafe_refused", "refused and logged"),
+         ("user.security.unsafe_ran", "ran")]),
+    Row("user", "VMClock page for uid 65534: read and mapped, never "
+        "written or made writable (vmclock_abi_test, the same on "
+        "upstream 7.x)", "vmclock-emu", "vmclock_abi_test",
+        [("tap.ok", "checks ok")]),
+    Row("user", "host unit tests of vmgend, vmgenctl, libvmgen (faults "
+        "with fake devices: hooks, SIGKILL mid-pass, full state directory, "
+        "refusals)", "user", "user", [("tap.ok", "checks ok")]),
+    Row("user", "the same under ASan and UBSan", "user-asan", "user-asan",
+        [("tap.ok", "checks ok")]),
+    Row("user", "vmgend's pass loop under Valgrind memcheck",
+        "user-valgrind", "user-valgrind",
+        [("user.valgrind.passes", "passes"),
+         ("user.valgrind.errors", "errors"),
+         ("user.valgrind.definitely_lost", "bytes definitely lost"),
+         ("user.valgrind.indirectly_lost", "indirectly lost"),
+         ("user.valgrind.open_fds_at_exit", "fds open at exit")]),
+]
+
 # The debug kernel: build times, and every scenario it ran.
 DEBUG_SERIES = "debug-6.12"
 
@@ -224,12 +290,26 @@ def collect(work=WORK):
             if (old is None or v["not_ok"] or
                     (v["rc"] if v["rc"] is not None else 1) not in (0, 4)):
                 run["groups"][g] = v
-        run["clean"] = run["clean"] and clean and (done or snapshotted)
+        # A host test's output is not a kernel log.
+        if series != HOST_SERIES:
+            run["clean"] = run["clean"] and clean and (done or snapshotted)
         run["when"] = max(run["when"], os.path.getmtime(path))
     return runs
 
 
+# Host tests: the command that runs each alone (make check runs them all).
+HOST_SERIES = "host"
+HOST_COMMANDS = {
+    "user": "make -C user check",
+    "user-asan": "make -C user asan",
+    "user-fuzz": "make -C user fuzz-check",
+    "user-valgrind": "make -C user valgrind",
+}
+
+
 def command(series, scenario):
+    if series == HOST_SERIES:
+        return "`%s`" % HOST_COMMANDS.get(scenario, "make check")
     if series == DEBUG_SERIES:
         return "`make check-debug SCENARIOS=%s`" % scenario
     return "`make check KERNELS=%s SCENARIOS=%s`" % (series, scenario)
@@ -269,8 +349,11 @@ def table(runs, area="kernel", work=WORK):
             res = verdict(run, row.group)
             if res is None:
                 continue
-            figs = [render_value(label, run["figures"][key])
-                    for key, label in row.figures if key in run["figures"]]
+            values = dict(run["figures"])
+            # the TAP results of this row's group
+            values["tap.ok"] = str(run["groups"][row.group]["ok"])
+            figs = [render_value(label, values[key])
+                    for key, label in row.figures if key in values]
             if series == DEBUG_SERIES and "kmemleak.leaks" in run["figures"]:
                 figs.append("kmemleak: %s leaks" %
                             run["figures"]["kmemleak.leaks"])
