@@ -464,7 +464,7 @@ chmod 755 /etc/vmgen /etc/vmgen/hooks.d
 chmod 1777 /tmp/ww
 chown 65534 /tmp/nobody-dir
 mk() {	# mk PATH: a hook that leaves a mark if it ever runs
-	printf '#!/bin/sh\ntouch /tmp/ran.%s\n' "$(basename "$1")" > "$1"
+	printf '#!/bin/sh\ntouch "/tmp/ran.${0##*/}"\n' > "$1"
 	chmod 755 "$1"
 }
 mk /etc/vmgen/hooks.d/10-owned-by-nobody; chown 65534 /etc/vmgen/hooks.d/10-owned-by-nobody
