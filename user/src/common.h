@@ -86,7 +86,18 @@ const char *counters_event(const struct counters *old,
 void counters_adopt_new(struct counters *old, const struct counters *cur);
 int counters_format(char *buf, size_t size, const struct counters *c,
 		    uint64_t pass);
-/* 0, or -1 with errno (ENOENT: no such file; EINVAL: unparsable). */
+/*
+ * What counters_format() writes: key=value lines, parsed from exactly len
+ * bytes of buf (no NUL needed, buf is not written).  Lines without '=' are
+ * skipped, unknown keys ignored, a repeated key's last value wins; a known
+ * or unknown key whose value is not a decimal u64 is an error.  0, or -1
+ * with errno EINVAL and *c, *pass zeroed.  c->have gets only
+ * CNT_VMCLOCK_GEN, CNT_MARKER and CNT_VMGENID; *pass is 0 if absent.
+ */
+int counters_parse(const char *buf, size_t len, struct counters *c,
+		   uint64_t *pass);
+/* counters_parse() of a file (at most 1023 bytes of it, trailing newlines
+ * dropped): 0, or -1 with errno (ENOENT: no such file; EINVAL: unparsable). */
 int counters_load(const char *path, struct counters *c, uint64_t *pass);
 
 /* ---- platform.c: devices and source selection ---- */

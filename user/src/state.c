@@ -69,42 +69,83 @@ int counters_format(char *buf, size_t size, const struct counters *c,
 	return (int)off;
 }
 
-int counters_load(const char *path, struct counters *c, uint64_t *pass)
+/* A decimal u64 in [s, s + n): digits only, no sign, no overflow. */
+static int parse_u64_n(const char *s, size_t n, uint64_t *v)
 {
-	char buf[1024];
-	char *line, *next;
+	uint64_t r = 0;
+	size_t i;
+
+	if (!n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned int d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned int)(s[i] - '0');
+		if (r > (UINT64_MAX - d) / 10)
+			return -1;
+		r = r * 10 + d;
+	}
+	*v = r;
+	return 0;
+}
+
+static int key_is(const char *k, size_t n, const char *name)
+{
+	return strlen(name) == n && !memcmp(k, name, n);
+}
+
+int counters_parse(const char *buf, size_t len, struct counters *c,
+		   uint64_t *pass)
+{
+	const char *p = buf, *end = buf + len;
 
 	memset(c, 0, sizeof(*c));
 	*pass = 0;
-	if (read_text(path, buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = buf; line && *line; line = next) {
-		char *eq;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		const char *eq = memchr(p, '=', (size_t)(eol - p));
+		size_t klen;
 		uint64_t v;
 
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		if (parse_u64(eq + 1, &v) < 0) {
+		if (!eq)		/* blank or not key=value: skipped */
+			goto next;
+		klen = (size_t)(eq - p);
+		if (parse_u64_n(eq + 1, (size_t)(eol - eq - 1), &v) < 0) {
+			memset(c, 0, sizeof(*c));
+			*pass = 0;
 			errno = EINVAL;
 			return -1;
 		}
-		if (!strcmp(line, "vmclock_generation")) {
+		if (key_is(p, klen, "vmclock_generation")) {
 			c->vmclock_gen = v;
 			c->have |= CNT_VMCLOCK_GEN;
-		} else if (!strcmp(line, "disruption_marker")) {
+		} else if (key_is(p, klen, "disruption_marker")) {
 			c->marker = v;
 			c->have |= CNT_MARKER;
-		} else if (!strcmp(line, "vmgenid_generation")) {
+		} else if (key_is(p, klen, "vmgenid_generation")) {
 			c->vmgenid_gen = v;
 			c->have |= CNT_VMGENID;
-		} else if (!strcmp(line, "pass")) {
+		} else if (key_is(p, klen, "pass")) {
 			*pass = v;
 		}
+next:
+		p = nl ? nl + 1 : end;
 	}
 	return 0;
+}
+
+int counters_load(const char *path, struct counters *c, uint64_t *pass)
+{
+	char buf[1024];
+	ssize_t n;
+
+	memset(c, 0, sizeof(*c));
+	*pass = 0;
+	n = read_text(path, buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+	return counters_parse(buf, (size_t)n, c, pass);
 }
