@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/filter.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1030,6 +1032,38 @@ static void on_uevent(int fd)
 			reselect_soon(why);
 		}
 	}
+}
+
+/*
+ * The kernel's uevent socket, filtered so that only "add@..." and
+ * "bind@..." reach vmgend: every notification also sends a "change"
+ * uevent, and those must not wake it on the way to a pass.
+ */
+static int open_uevents(void)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x61646440, 2, 0), /* add@ */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x62696e64, 1, 0), /* bind */
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+	};
+	struct sock_fprog prog = {
+		.len = ARRAY_SIZE(code), .filter = code,
+	};
+	int fd = vmgen_uevent_open();
+
+	if (fd < 0) {
+		log_warn("cannot listen to kernel uevents (%s): a device that "
+			 "appears later is found only if one went away",
+			 strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+		       sizeof(prog)) < 0)
+		log_debug("uevent socket filter: %s: every uevent wakes vmgend",
+			  strerror(errno));
+	return fd;
 }
 
 static void on_vmclock(short rev)
@@ -2168,12 +2202,8 @@ int main(int argc, char **argv)
 	pfds[P_SIG].events = POLLIN;
 	arm_sources();
 	/* to see a vmgen device appear (or come back) */
-	pfds[P_UEVENT].fd = vmgen_uevent_open();
+	pfds[P_UEVENT].fd = open_uevents();
 	pfds[P_UEVENT].events = POLLIN;
-	if (pfds[P_UEVENT].fd < 0)
-		log_warn("cannot listen to kernel uevents (%s): a device that "
-			 "appears later is found only if one went away",
-			 strerror(errno));
 	pfds[P_TRIGGER].fd = tfd;
 	pfds[P_TRIGGER].events = POLLIN;
 
