@@ -133,6 +133,13 @@ def run_scenario(info, sc):
 HOST_TESTS = [
     ("host/emu", ["selftests/emu/test-emu.sh"]),
     ("host/user", ["make", "-s", "-C", "user", "check"]),
+    # the same tests built with -fsanitize=address,undefined
+    ("host/user-asan", ["make", "-s", "-C", "user", "asan"]),
+    # libFuzzer, 4 targets x 15 s: about a minute (user/tests/fuzz-check.sh)
+    ("host/user-fuzz", ["make", "-s", "-C", "user", "fuzz-check",
+                        "FUZZ_SECONDS=15"]),
+    # vmgend's pass loop under valgrind memcheck (user/tests/valgrind.sh)
+    ("host/user-valgrind", ["make", "-s", "-C", "user", "valgrind"]),
     ("host/dts", ["dts/validate.sh"]),
     ("host/dkms", ["selftests/dkms-test.sh"]),
     ("host/deb", ["selftests/deb-test.sh"]),
@@ -147,7 +154,23 @@ def run_host_tests():
         if "/" in cmd[0] and not os.path.exists(os.path.join(TOP, cmd[0])):
             results.append((prefix, "fail", "missing " + cmd[0]))
             continue
+        t0 = time.monotonic()
         res = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
+        # The whole output (diagnostics, figures, crash files) kept as
+        # build/rig/host/NAME/host.console, one TAP group named NAME, for
+        # figures.py.
+        group = prefix.split("/", 1)[-1]
+        logname = os.path.join(WORK, "host", group, "host.console")
+        os.makedirs(os.path.dirname(logname), exist_ok=True)
+        out = res.stdout + res.stderr
+        with open(logname, "w") as f:
+            f.write("$ %s\n@@vmgen-test %s\n%s%s@@vmgen-exit %s %d\n" % (
+                " ".join(cmd), group, out,
+                "\n" if out and not out.endswith("\n") else "", group,
+                res.returncode))
+        log("%s: exit status %d, %.0fs, output in %s" % (
+            prefix, res.returncode, time.monotonic() - t0,
+            os.path.relpath(logname, TOP)))
         seen = 0
         for line in res.stdout.splitlines():
             m = re.match(r"(not ok|ok) \d+\s*-?\s*(.*)$", line)
@@ -157,7 +180,8 @@ def run_host_tests():
             desc = m.group(2)
             name = "%s/%s" % (prefix, desc.split(" # ")[0].strip())
             if m.group(1) == "not ok":
-                results.append((name, "fail", ""))
+                results.append((name, "fail", "see " +
+                                os.path.relpath(logname, TOP)))
             elif re.search(r"#\s*SKIP", desc, re.I):
                 results.append((name, "skip", desc.split("SKIP", 1)[1]))
             else:

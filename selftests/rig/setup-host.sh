@@ -9,7 +9,11 @@ PKGS="busybox-static acpica-tools dwarves debootstrap libkmod-dev sparse cpio
 xz-utils zstd kmod bc flex bison libelf-dev libssl-dev gcc make libc6-dev
 perl python3 iproute2 device-tree-compiler
 dt-schema dkms dh-dkms debhelper dpkg-dev lintian pkg-config
-gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+clang libclang-rt-dev valgrind"
+# clang, libclang-rt-dev: bookworm's default clang (14); libclang-rt-dev
+# pulls libclang-rt-14-dev, which has the libFuzzer and sanitizer runtimes
+# that make -C user fuzz-check links with.  valgrind: make -C user valgrind.
 need=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
