@@ -54,6 +54,7 @@ int hook_env_build(struct hook_env *e, const struct hook_env_args *a)
 	if (!e->path[0])
 		hook_env_set_path(e, NULL);
 	e->envp[0] = e->path;
+	e->envp[1] = NULL;	/* nothing of an earlier pass survives */
 	if (!a->event || !clean_value(a->event) || !a->source ||
 	    !clean_value(a->source))
 		return -1;

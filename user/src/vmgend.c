@@ -1490,7 +1490,7 @@ static void run_pass(const char *event_c, const struct counters *cur,
 	struct counters old = handled;
 	char event[16], changes[256], first[32], status_msg[160];
 	int64_t notify, first_hook = 0, done;
-	int i, nres = 0, nfailed = 0;
+	int i, nres = 0, nfailed = 0, env_ok;
 	const char *status;
 
 	copy_str(event, sizeof(event), event_c);
@@ -1510,10 +1510,11 @@ static void run_pass(const char *event_c, const struct counters *cur,
 			.cur = cur, .notify_ns = notify, .pass = pass_no,
 		};
 
-		if (hook_env_build(&henv, &ea) < 0)
-			log_err("pass %llu: the hook environment did not fit; "
-				"some VMGEN_* variables are missing",
-				(unsigned long long)pass_no);
+		env_ok = hook_env_build(&henv, &ea) >= 0;
+		if (!env_ok)
+			log_err("pass %llu: cannot build the hooks' environment "
+				"(a value too long or with control characters): "
+				"no hook runs", (unsigned long long)pass_no);
 	}
 	fmt_counter_changes(changes, sizeof(changes), &old, cur);
 	log_debug("pass %llu starting: %s (%s)", (unsigned long long)pass_no,
@@ -1531,6 +1532,12 @@ static void run_pass(const char *event_c, const struct counters *cur,
 		r->hook = h;
 		if (stopping) {
 			r->kind = R_SKIPPED;
+			log_result(h, r);
+			continue;
+		}
+		if (!env_ok) {
+			r->kind = R_ERROR;
+			r->code = EINVAL;
 			log_result(h, r);
 			continue;
 		}

@@ -16,54 +16,10 @@ set -u
 B=$(cd "${1:-build}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
-T=$(mktemp -d /tmp/vmgen-test.XXXXXX)
-chmod 755 "$T"
+. "$HERE/lib.sh"
+tests_begin vmgen-test
+UMOUNT_AT_EXIT=$T/fullfs
 FAKE=$B/tests/fakedev
-n=0
-failed=0
-PIDS=
-
-cleanup() {
-	for p in $PIDS; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	umount "$T/fullfs" 2>/dev/null
-	if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-		rm -rf "$T"
-	else
-		echo "# test files kept in $T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - # SKIP $*"; }
-diag() { sed 's/^/# /' "$@" 2>/dev/null; }
-check() {
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else nok "$desc"; fi
-}
-
-# wait_for SECONDS CMD...: retry CMD every 50 ms
-wait_for() {
-	_max=$(($1 * 20))
-	shift
-	_i=0
-	while [ $_i -lt $_max ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	return 1
-}
-
-# lines FILE: number of lines (0 if missing)
-lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
-has() { grep -q -- "$2" "$1"; }
-hasF() { grep -qF -- "$2" "$1"; }
 
 # A test directory: hooks.d pair, state, fake /dev and /sys, a fresh page.
 setup() {
@@ -76,13 +32,6 @@ setup() {
 	k=0
 }
 
-# mkhook DIR NAME LINE...: an executable sh script
-mkhook() {
-	_f=$1/$2
-	shift 2
-	{ echo '#!/bin/sh'; printf '%s\n' "$@"; } > "$_f"
-	chmod 755 "$_f"
-}
 
 # start ARGS...: vmgend in the foreground on $D, log in $LOG
 start() {

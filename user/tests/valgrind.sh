@@ -25,12 +25,9 @@
 set -u
 
 B=$(cd "${1:-build}" && pwd)
-T=$(mktemp -d /tmp/vmgen-valgrind.XXXXXX)
-chmod 755 "$T"
+. "$(dirname "$0")/lib.sh"
+tests_begin vmgen-valgrind
 FAKE=$B/tests/fakedev
-n=0
-failed=0
-PIDS=
 # the figures: sums over both runs, and the largest descriptor count
 passes=0
 errors=0
@@ -38,43 +35,6 @@ dlost=0
 ilost=0
 fds=0
 
-cleanup() {
-	for p in $PIDS; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-		rm -rf "$T"
-	else
-		echo "# test files kept in $T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - # SKIP $*"; }
-diag() { sed 's/^/# /' "$@" 2>/dev/null; }
-check() {
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else nok "$desc"; fi
-}
-
-# wait_for SECONDS CMD...: retry CMD every 50 ms
-wait_for() {
-	_max=$(($1 * 20))
-	shift
-	_i=0
-	while [ $_i -lt $_max ]; do
-		"$@" 2>/dev/null && return 0
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	return 1
-}
-
-has() { grep -q -- "$2" "$1"; }
 
 if ! command -v valgrind > /dev/null 2>&1; then
 	skip "valgrind is not installed (Debian: apt-get install valgrind)"
@@ -95,14 +55,6 @@ chmod 755 "$D" "$D/etc" "$D/lib" "$D/dev"
 mkfifo "$FIFO"
 echo 1 > "$SYS/class/misc/vmclock0/notifications"
 echo 1000 > "$SYS/class/misc/vmclock0/last_notify_ns"
-
-# mkhook DIR NAME LINE...: an executable sh script
-mkhook() {
-	_f=$1/$2
-	shift 2
-	{ echo '#!/bin/sh'; printf '%s\n' "$@"; } > "$_f"
-	chmod 755 "$_f"
-}
 
 mkhook "$D/lib" 10-ok 'echo "pass $VMGEN_PASS: $VMGEN_EVENT"'
 # only in the pass that tests coalescing: wait (bounded) for the go
