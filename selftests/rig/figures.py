@@ -209,6 +209,18 @@ ROWS += [
         "refusals)", "user", "user", [("tap.ok", "checks ok")]),
     Row("user", "the same under ASan and UBSan", "user-asan", "user-asan",
         [("tap.ok", "checks ok")]),
+] + [
+    Row("user", "libFuzzer on %s (corpus in user/tests/corpus/%s)"
+        % (what, target), "user-fuzz", "user-fuzz",
+        [("user.fuzz.%s.execs" % target, "inputs"),
+         ("user.fuzz.%s.seconds" % target, "in {} s"),
+         ("user.fuzz.%s.corpus" % target, "seed files")])
+    for target, what in (
+        ("uevent", "the uevent parser (vmgen_uevent_parse)"),
+        ("state", "the state file parser (counters_parse)"),
+        ("hookenv", "the hook environment (hook_env_build)"),
+        ("vmclock", "the VMClock page checks and reads (libvmgen)"))
+] + [
     Row("user", "vmgend's pass loop under Valgrind memcheck",
         "user-valgrind", "user-valgrind",
         [("user.valgrind.passes", "passes"),

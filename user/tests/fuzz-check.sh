@@ -24,13 +24,7 @@ mkdir -p "$O/fuzz"
 O=$(cd "$O" && pwd)
 F=$O/fuzz
 CC=${FUZZ_CC:-clang}
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - # SKIP $*"; }
-diag() { sed 's/^/# /' "$@" 2>/dev/null; }
+. "$HERE/lib.sh"
 finish() {
 	echo "1..$n"
 	if [ "$failed" -ne 0 ]; then
