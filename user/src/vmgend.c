@@ -339,6 +339,7 @@ static void gen_cleanup(void)
  * are not run again, the one that was running is run again from the start.
  *
  *   pass=N
+ *   boot=BOOT_ID         a group of another boot is nobody's to end
  *   done=NAME            one line per hook that ended
  *   running=NAME PGID START   START: the leader's start time (proc(5))
  */
@@ -347,6 +348,7 @@ static void gen_cleanup(void)
 static char progbuf[PROGRESS_MAX];
 static int progress_nres;	/* results of this pass so far */
 static int progress_warned;
+static char boot_id[40];	/* /proc/sys/kernel/random/boot_id */
 
 /* Does this result mean the hook had its run? */
 static int result_final(const struct hook_result *r)
@@ -355,7 +357,9 @@ static int result_final(const struct hook_result *r)
 	       r->kind == R_TIMEOUT || r->kind == R_EARLIER;
 }
 
-/* A process's start time (field 22 of /proc/PID/stat); 0 if unknown. */
+/* Field 4 or later of /proc/PID/stat as a number (proc(5) numbering: 5
+ * the process group, 22 the start time), the state letter in *state; 0 if
+ * unknown. */
 static uint64_t proc_field(pid_t pid, int field, char *state)
 {
 	char p[64], buf[1024], *s, *end;
@@ -390,8 +394,8 @@ static void write_progress(const struct hook *running, pid_t pgid)
 	size_t off = 0;
 	int i, w;
 
-	w = snprintf(progbuf, sizeof(progbuf), "pass=%llu\n",
-		     (unsigned long long)pass_no);
+	w = snprintf(progbuf, sizeof(progbuf), "pass=%llu\nboot=%s\n",
+		     (unsigned long long)pass_no, boot_id);
 	off = w > 0 ? (size_t)w : 0;
 	for (i = 0; i < progress_nres && off < sizeof(progbuf); i++) {
 		if (!result_final(&results[i]))
@@ -441,6 +445,7 @@ static struct {
 static void progress_load(void)
 {
 	char p[512], *line, *next;
+	int other_boot = 1;
 
 	memset(&resume, 0, sizeof(resume));
 	if (fmt_str(p, sizeof(p), "%s/" PROGRESS, opt.state_dir) < 0 ||
@@ -459,6 +464,8 @@ static void progress_load(void)
 		if (!strncmp(line, "pass=", 5)) {
 			if (parse_u64(line + 5, &resume.pass) < 0)
 				resume.pass = 0;
+		} else if (!strncmp(line, "boot=", 5)) {
+			other_boot = strcmp(line + 5, boot_id) != 0;
 		} else if (!strncmp(line, "done=", 5) && strlen(line + 5) &&
 			   strlen(line + 5) < sizeof(name) &&
 			   len + strlen(line + 5) + 2 < sizeof(resume.done)) {
@@ -472,6 +479,8 @@ static void progress_load(void)
 			resume.start = v;
 		}
 	}
+	if (other_boot)
+		resume.pgid = 0;
 }
 
 static int resume_has_done(const char *name)
@@ -2199,6 +2208,9 @@ int main(int argc, char **argv)
 	hook_policy_describe(&policy, owners, sizeof(owners));
 	log_debug("hooks must be owned by %s", owners);
 	scan_hooks("startup");
+	if (read_text("/proc/sys/kernel/random/boot_id", boot_id,
+		      sizeof(boot_id)) < 0)
+		boot_id[0] = '\0';
 	startup_state();
 
 	hr.fd = -1;
