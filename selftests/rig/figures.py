@@ -263,7 +263,7 @@ def parse_console(path):
                 group = None
                 continue
             m = re.match(r"\s*(not ok|ok) \d+ ", line)
-            if m:
+            if m and "# SKIP" not in line:
                 counts = groups[group] if group else carried
                 counts["not_ok" if m.group(1) == "not ok" else "ok"] += 1
     return figures, groups, clean, done
