@@ -217,8 +217,10 @@ def write_figures():
     try:
         import figures
         path = os.path.join(WORK, "figures.md")
+        runs = figures.collect()
         with open(path, "w") as f:
-            f.write(figures.table(figures.collect()))
+            for area in sorted({r.area for r in figures.ROWS}):
+                f.write("## %s\n\n%s\n" % (area, figures.table(runs, area)))
         log("figures table: %s" % os.path.relpath(path, TOP))
     except Exception:  # the figures never decide a verdict
         traceback.print_exc()
