@@ -341,10 +341,12 @@ static void gen_cleanup(void)
  *   pass=N
  *   boot=BOOT_ID         a group of another boot is nobody's to end
  *   done=NAME            one line per hook that ended
- *   running=NAME PGID START   START: the leader's start time (proc(5))
+ *   running=NAME PGID START   once it has run 20 ms; START: the leader's
+ *                        start time (proc(5))
  */
 #define PROGRESS		"progress"
 #define PROGRESS_MAX		(HOOKS_MAX * 136 + 256)
+#define PROGRESS_DELAY_NS	(20 * NSEC_PER_MSEC)
 static char progbuf[PROGRESS_MAX];
 static int progress_nres;	/* results of this pass so far */
 static int progress_warned;
@@ -1199,7 +1201,7 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 {
 	enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
 	int64_t t0, deadline;
-	int p[2], stopped = 0, timed_out = 0;
+	int p[2], stopped = 0, timed_out = 0, progress_written = 0;
 	char tbuf[32];
 	pid_t pid;
 
@@ -1248,7 +1250,6 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 	close(p[1]);
 #endif
 
-	write_progress(h, pid);
 	memset(&hr, 0, sizeof(hr));
 	hr.pid = pid;
 	hr.fd = p[0];
@@ -1260,6 +1261,20 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 	for (;;) {
 		int64_t until = deadline, now;
 
+		/*
+		 * The progress file names the running hook once it has run
+		 * a little: written at once, it would compete with the
+		 * hook's own start for the CPU on the wake path.
+		 */
+		if (!progress_written && !hr.exited) {
+			now = now_ns();
+			if (now >= t0 + PROGRESS_DELAY_NS) {
+				write_progress(h, pid);
+				progress_written = 1;
+			} else if (t0 + PROGRESS_DELAY_NS < until) {
+				until = t0 + PROGRESS_DELAY_NS;
+			}
+		}
 		if (hr.exited) {
 			if (phase != TERMINATING || !group_alive(pid))
 				break;
