@@ -33,13 +33,6 @@ trap 'rm -rf "$tmp"' EXIT
 # tap, skip, $n and $failed
 . "$here/../selftests/lib/tap.sh"
 
-finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] || echo "# $failed of $n failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
 for t in dtc fdtoverlay dt-doc-validate dt-mk-schema dt-extract-example dt-validate; do
 	if ! command -v "$t" >/dev/null; then
 		tap 1 "tools: $t installed" \

@@ -24,13 +24,6 @@ trap 'rm -rf "$tmp"' EXIT
 # tap, skip, $n and $failed
 . "$top/selftests/lib/tap.sh"
 
-finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] || echo "# $failed of $n failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
 for t in dpkg-buildpackage dpkg-checkbuilddeps dh lintian dkms; do
 	if ! command -v "$t" >/dev/null; then
 		tap 1 "tools: $t installed" "run selftests/rig/setup-host.sh"

@@ -29,13 +29,6 @@ trap 'rm -rf "$tmp"' EXIT
 . "$top/selftests/lib/tap.sh"
 
 
-finish() {
-	echo "1..$n"
-	[ "$failed" -eq 0 ] || echo "# $failed of $n failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
 if ! command -v dkms >/dev/null; then
 	tap 1 "dkms installed" "install dkms (selftests/rig/setup-host.sh)"
 	finish

@@ -51,6 +51,32 @@ int64_t bench_now(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int bench_poll_until(int fd, short events, int timeout_ms, int (*seen)(void),
+		     int64_t *t)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t end = bench_now() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		int64_t left = (end - bench_now()) / 1000000;
+		int r;
+
+		if (left < 0)
+			left = 0;
+		r = poll(&pfd, 1, (int)left);
+		if (r > 0)
+			r = seen();
+		else if (r == 0)
+			break;		/* timed out */
+		if (r != 0) {		/* the event, or an error */
+			*t = bench_now();
+			return r;
+		}
+	}
+	*t = bench_now();
+	return 0;
+}
+
 int64_t bench_cpu_ns(void)
 {
 	struct timespec ts;

@@ -97,6 +97,15 @@ struct bench_method {
 };
 
 /*
+ * The wait() of most methods: poll() fd for events until seen() says the
+ * event is in hand (1), or timeout_ms passed (0); *t = bench_now() right
+ * after seen() or the timeout. seen() is called after every wake: 1 the
+ * event, 0 not yet (poll again), -1 an error (returned).
+ */
+int bench_poll_until(int fd, short events, int timeout_ms, int (*seen)(void),
+		     int64_t *t);
+
+/*
  * The whole program: options, --events events, then an idle window of
  * --idle-ms (default 3000) with no event: its wakeups and CPU.
  */

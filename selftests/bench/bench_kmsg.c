@@ -28,41 +28,29 @@ static int setup(int argc, char **argv)
 	return lseek(fd, 0, SEEK_END) < 0 ? -1 : 0;
 }
 
-static int wait_event(int timeout_ms, int64_t *t)
+/* one record per read(); EPIPE: records were overwritten */
+static int the_line(void)
 {
 	static char rec[8192];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t end = bench_now() + (int64_t)timeout_ms * 1000000;
+	ssize_t n;
 
-	for (;;) {
-		int64_t left = (end - bench_now()) / 1000000;
-		ssize_t n;
-		int r;
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 ||
+	       (n < 0 && errno == EPIPE)) {
+		char *msg;
 
-		if (left < 0)
-			left = 0;
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			*t = bench_now();
-			return 0;
-		}
-		/* one record per read(); EPIPE: records were overwritten */
-		while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 ||
-		       (n < 0 && errno == EPIPE)) {
-			char *msg;
-
-			if (n < 0)
-				continue;
-			rec[n] = '\0';
-			msg = strchr(rec, ';');
-			if (msg && strstr(msg, LINE)) {
-				*t = bench_now();
-				return 1;
-			}
-		}
+		if (n < 0)
+			continue;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (msg && strstr(msg, LINE))
+			return 1;
 	}
+	return 0;
+}
+
+static int wait_event(int timeout_ms, int64_t *t)
+{
+	return bench_poll_until(fd, POLLIN, timeout_ms, the_line, t);
 }
 
 static const struct bench_method kmsg_method = {

@@ -36,34 +36,22 @@ static int setup(int argc, char **argv)
 	return read_attr(&last_gen);
 }
 
-static int wait_event(int timeout_ms, int64_t *t)
+/* reading rearms the notification */
+static int new_gen(void)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLPRI | POLLERR };
-	int64_t end = bench_now() + (int64_t)timeout_ms * 1000000;
 	unsigned long long v;
 
-	for (;;) {
-		int64_t left = (end - bench_now()) / 1000000;
-		int r;
+	if (read_attr(&v))
+		return -1;
+	if (v == last_gen)
+		return 0;
+	last_gen = v;
+	return 1;
+}
 
-		if (left < 0)
-			left = 0;
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			*t = bench_now();
-			return 0;
-		}
-		/* reading rearms the notification */
-		if (read_attr(&v))
-			return -1;
-		if (v != last_gen) {
-			*t = bench_now();
-			last_gen = v;
-			return 1;
-		}
-	}
+static int wait_event(int timeout_ms, int64_t *t)
+{
+	return bench_poll_until(fd, POLLPRI | POLLERR, timeout_ms, new_gen, t);
 }
 
 static const struct bench_method sysfs_method = {

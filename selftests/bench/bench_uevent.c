@@ -45,35 +45,20 @@ static int is_ours(const char *msg, size_t len)
 	return 0;
 }
 
-static int wait_event(int timeout_ms, int64_t *t)
+static int our_uevent(void)
 {
 	static char buf[8192];
-	struct pollfd pfd = { .fd = sk, .events = POLLIN };
-	int64_t end = bench_now() + (int64_t)timeout_ms * 1000000;
+	ssize_t n = recv(sk, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 
-	for (;;) {
-		int64_t left = (end - bench_now()) / 1000000;
-		ssize_t n;
-		int r;
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return is_ours(buf, (size_t)n);
+}
 
-		if (left < 0)
-			left = 0;
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			*t = bench_now();
-			return 0;
-		}
-		n = recv(sk, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (is_ours(buf, (size_t)n)) {
-			*t = bench_now();
-			return 1;
-		}
-	}
+static int wait_event(int timeout_ms, int64_t *t)
+{
+	return bench_poll_until(sk, POLLIN, timeout_ms, our_uevent, t);
 }
 
 static const struct bench_method uevent_method = {

@@ -37,34 +37,22 @@ static int setup(int argc, char **argv)
 	return read_gen(&last_gen);
 }
 
-static int wait_event(int timeout_ms, int64_t *t)
+/* a clock update is not a restore: only a new generation counts */
+static int new_gen(void)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t end = bench_now() + (int64_t)timeout_ms * 1000000;
 	uint64_t gen;
 
-	for (;;) {
-		int64_t left = (end - bench_now()) / 1000000;
-		int r;
+	if (read_gen(&gen))
+		return -1;
+	if (gen == last_gen)
+		return 0;
+	last_gen = gen;
+	return 1;
+}
 
-		if (left < 0)
-			left = 0;
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			*t = bench_now();
-			return 0;
-		}
-		if (read_gen(&gen))
-			return -1;
-		if (gen != last_gen) {
-			*t = bench_now();
-			last_gen = gen;
-			return 1;
-		}
-		/* a clock update: not a restore */
-	}
+static int wait_event(int timeout_ms, int64_t *t)
+{
+	return bench_poll_until(fd, POLLIN, timeout_ms, new_gen, t);
 }
 
 static const struct bench_method vmclock_method = {

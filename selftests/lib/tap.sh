@@ -3,6 +3,8 @@
 #   tap STATUS DESCRIPTION [DIAGNOSTIC...]   one result; diagnostics of a
 #                                           failure shown as "#" lines
 #   skip DESCRIPTION REASON                 a result that did not run
+#   finish                                  the plan, a summary, and exit:
+#                                           status 1 if a result failed
 # $n counts results, $failed the failures.
 n=0
 failed=0
@@ -25,4 +27,11 @@ tap() {
 skip() {
 	n=$((n + 1))
 	echo "ok $n - $1 # SKIP $2"
+}
+
+finish() {
+	echo "1..$n"
+	[ "$failed" -eq 0 ] || echo "# $failed of $n failed"
+	[ "$failed" -eq 0 ]
+	exit
 }

@@ -48,7 +48,10 @@ int fmt_str(char *dst, size_t size, const char *fmt, ...) PRINTF(3, 4);
 /* Read a small text file, trailing newlines stripped; length or -1. */
 ssize_t read_text(const char *path, char *buf, size_t size);
 int read_u64_file(const char *path, uint64_t *v);
+/* A decimal u64, digits only (no sign, no space), no overflow: 0 or -1. */
 int parse_u64(const char *s, uint64_t *v);
+/* The same for the n bytes at s, which need no NUL. */
+int parse_u64_n(const char *s, size_t n, uint64_t *v);
 /* "1", "0.5", "30": seconds to ns; -1 on junk or out of range. */
 int parse_seconds(const char *s, int64_t *ns);
 int parse_uint(const char *s, unsigned long max, unsigned long *v);

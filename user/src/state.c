@@ -69,28 +69,6 @@ int counters_format(char *buf, size_t size, const struct counters *c,
 	return (int)off;
 }
 
-/* A decimal u64 in [s, s + n): digits only, no sign, no overflow. */
-static int parse_u64_n(const char *s, size_t n, uint64_t *v)
-{
-	uint64_t r = 0;
-	size_t i;
-
-	if (!n)
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned int d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		d = (unsigned int)(s[i] - '0');
-		if (r > (UINT64_MAX - d) / 10)
-			return -1;
-		r = r * 10 + d;
-	}
-	*v = r;
-	return 0;
-}
-
 static int key_is(const char *k, size_t n, const char *name)
 {
 	return strlen(name) == n && !memcmp(k, name, n);

@@ -81,24 +81,30 @@ ssize_t read_text(const char *path, char *buf, size_t size)
 	return n;
 }
 
-int parse_u64(const char *s, uint64_t *v)
+int parse_u64_n(const char *s, size_t n, uint64_t *v)
 {
 	uint64_t r = 0;
+	size_t i;
 
-	if (!s || !*s)
+	if (!s || !n)
 		return -1;
-	for (; *s; s++) {
+	for (i = 0; i < n; i++) {
 		unsigned int d;
 
-		if (*s < '0' || *s > '9')
+		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		d = (unsigned int)(*s - '0');
+		d = (unsigned int)(s[i] - '0');
 		if (r > (UINT64_MAX - d) / 10)
 			return -1;
 		r = r * 10 + d;
 	}
 	*v = r;
 	return 0;
+}
+
+int parse_u64(const char *s, uint64_t *v)
+{
+	return s ? parse_u64_n(s, strlen(s), v) : -1;
 }
 
 int parse_uint(const char *s, unsigned long max, unsigned long *v)

@@ -951,22 +951,13 @@ static void close_notify_attrs(void)
 	}
 }
 
-/* The last pass's counters, with c's; what c lacks (a source that went
+/* The last pass's counters become c's; what c lacks (a source that went
  * away) is kept for when it is back. */
 static void handled_update(const struct counters *c)
 {
 	struct counters n = *c;
-	const unsigned int vc = CNT_VMCLOCK_GEN | CNT_MARKER | CNT_GEN_FLAG;
 
-	if (!(c->have & (CNT_VMCLOCK_GEN | CNT_MARKER))) {
-		n.have |= handled.have & vc;
-		n.vmclock_gen = handled.vmclock_gen;
-		n.marker = handled.marker;
-	}
-	if (!(c->have & CNT_VMGENID)) {
-		n.have |= handled.have & CNT_VMGENID;
-		n.vmgenid_gen = handled.vmgenid_gen;
-	}
+	counters_adopt_new(&n, &handled);
 	handled = n;
 }
 
@@ -1325,7 +1316,7 @@ static void run_hook(const struct hook *h, struct hook_result *r,
 
 	/* Processes it started and left in its group are not stopped (a
 	 * hook may start a service), but said. */
-	if (hr.exited && phase == RUNNING && kill(-pid, 0) == 0) {
+	if (hr.exited && phase == RUNNING && group_alive(pid)) {
 		int left = group_members(pid);
 
 		if (left)

@@ -25,14 +25,6 @@ O=$(cd "$O" && pwd)
 F=$O/fuzz
 CC=${FUZZ_CC:-clang}
 . "$HERE/lib.sh"
-finish() {
-	echo "1..$n"
-	if [ "$failed" -ne 0 ]; then
-		echo "# $failed of $n failed"
-		exit 1
-	fi
-	exit 0
-}
 
 # Can this compiler link a libFuzzer target?  (Debian: libclang-rt-NN-dev)
 why=
@@ -60,7 +52,7 @@ if [ -n "$why" ]; then
 	for t in "$@"; do
 		skip "fuzz-$t: $why"
 	done
-	finish
+	tests_finish
 fi
 
 if ! ${MAKE:-make} -s -C "$U" O="$O" FUZZ_CC="$CC" fuzz-build \
@@ -69,7 +61,7 @@ if ! ${MAKE:-make} -s -C "$U" O="$O" FUZZ_CC="$CC" fuzz-build \
 		nok "fuzz-$t: build"
 	done
 	diag "$F/build.log"
-	finish
+	tests_finish
 fi
 
 for t in "$@"; do
@@ -127,4 +119,4 @@ for t in "$@"; do
 	echo "# figure: user.fuzz.$t.seconds=${secs:-0}"
 	echo "# figure: user.fuzz.$t.corpus=$seeds"
 done
-finish
+tests_finish

@@ -65,3 +65,14 @@ mkhook() {
 	{ echo '#!/bin/sh'; printf '%s\n' "$@"; } > "$_f"
 	chmod 755 "$_f"
 }
+
+# tests_finish: the plan and a summary; exit status 1 if a test failed
+tests_finish() {
+	echo "1..$n"
+	if [ "$failed" -ne 0 ]; then
+		echo "# $failed of $n failed"
+		exit 1
+	fi
+	echo "# all $n passed"
+	exit 0
+}
