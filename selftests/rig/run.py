@@ -193,6 +193,9 @@ def run_host_tests():
 
 
 def report(results, out=sys.stdout):
+    """Every result, the skips and failures, then "N passed, N failed" as
+    the last line (after the wall time of the make target, if it set
+    VMGEN_WALL_START)."""
     passed = sum(1 for r in results if r[1] == "pass")
     failed = [r for r in results if r[1] == "fail"]
     skipped = [r for r in results if r[1] == "skip"]
@@ -207,6 +210,11 @@ def report(results, out=sys.stdout):
         out.write("\nfailures:\n")
         for name, _, why in failed:
             out.write("  FAIL %s%s\n" % (name, (": " + why) if why else ""))
+    start = os.environ.get("VMGEN_WALL_START")
+    if start and out is sys.stdout:
+        out.write("%s: %d s wall\n" % (
+            os.environ.get("VMGEN_WALL_LABEL", "run"),
+            time.time() - int(start)))
     out.write("%d passed, %d failed\n" % (passed, len(failed)))
     return not failed
 
